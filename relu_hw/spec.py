@@ -1,0 +1,434 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The numeric specification of a ReLU-family block.
+
+One :class:`Spec` drives the gateware, the golden model and the manifest. It validates every
+parameter eagerly and quantizes the constants (slopes, threshold, clip) once, here, so that
+hardware and software read the same integers.
+
+Semantics
+---------
+Every activation is computed *exactly* (rational arithmetic on the quantized constants) and then
+converted once into the output format, first rounding to the output grid with :attr:`rounding`,
+then handling overflow with :attr:`overflow`. This is the casting rule of ``ap_fixed``.
+
+Numbers use RFC 41 vocabulary: a format ``SQ(i, f)`` is a signed two's complement number of
+``i + f`` bits of which ``f`` are fractional; here it is given as ``width`` and ``frac``.
+"""
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+
+__all__ = [
+    "KINDS", "ROUNDING_MODES", "OVERFLOW_MODES", "SLOPE_IMPLS", "READY_MODES",
+    "FixedFormat", "Quantized", "Spec", "parse_constant",
+]
+
+#: Activation kinds and a one-line definition of each.
+KINDS = {
+    "relu":             "max(x, 0)",
+    "leaky_relu":       "x if x >= 0 else slope * x",
+    "prelu":            "x if x >= 0 else slopes[lane] * x",
+    "thresholded_relu": "x if x > threshold else 0",
+}
+
+#: Rounding modes, with the ``ap_fixed`` quantization mode each one equals.
+ROUNDING_MODES = {
+    "floor":            "AP_TRN",
+    "toward_zero":      "AP_TRN_ZERO",
+    "half_up":          "AP_RND",
+    "half_down":        "AP_RND_MIN_INF",
+    "half_toward_zero": "AP_RND_ZERO",
+    "half_away":        "AP_RND_INF",
+    "half_even":        "AP_RND_CONV",
+}
+
+#: Overflow modes, with the ``ap_fixed`` overflow mode each one equals.
+OVERFLOW_MODES = {
+    "wrap":               "AP_WRAP",
+    "saturate":           "AP_SAT",
+    "saturate_symmetric": "AP_SAT_SYM",
+}
+
+#: How a slope multiplication is built.
+SLOPE_IMPLS = ("auto", "shift", "shift_add", "multiplier")
+
+#: How the stream's input ``ready`` is produced.
+READY_MODES = ("registered", "combinational")
+
+MIN_WIDTH, MAX_WIDTH = 2, 32
+MAX_LANES = 256
+MAX_STAGES = 16
+MAX_USER_WIDTH = 64
+MAX_SLOPE_FRAC = 32
+#: A slope's magnitude must be below this.
+SLOPE_LIMIT = 2 ** 16
+#: Automatic slope quantization keeps the slope within this relative error.
+SLOPE_TOLERANCE = Fraction(1, 2 ** 12)
+#: Slopes whose canonical signed-digit form has at most this many non-zero digits are built
+#: from shifts and adds when ``slope_impl`` is ``auto``; others use a multiplier.
+AUTO_SHIFT_ADD_DIGITS = 3
+
+DEFAULT_SLOPE = "0.01"
+DEFAULT_THRESHOLD = "1"
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def parse_constant(value, name):
+    """Parse a decimal or fraction string (or an int, float or :class:`Fraction`) exactly.
+
+    Raises :exc:`TypeError` for other types and :exc:`ValueError` for text that is not a finite
+    number, naming the parameter ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Fraction)):
+        raise TypeError(f"{name} must be a decimal or fraction string, not {value!r}")
+    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, Fraction):
+        return value
+    try:
+        # Fraction parses "0.01", "1e-2", "41/4096" exactly and rejects "nan" and "inf".
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{name} must be a finite decimal or fraction such as '0.01' or "
+                         f"'41/4096', not {value!r}") from None
+
+
+def _check_int(value, name, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
+    return value
+
+
+def _check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
+                         f"not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class FixedFormat:
+    """A signed two's complement fixed-point format, ``SQ(width - frac, frac)``.
+
+    A code ``c`` (an integer in ``[min_code, max_code]``) stands for ``c / 2**frac``.
+    """
+    width: int
+    frac: int
+
+    @property
+    def min_code(self):
+        return -(1 << (self.width - 1))
+
+    @property
+    def max_code(self):
+        return (1 << (self.width - 1)) - 1
+
+    @property
+    def lane_bits(self):
+        """Bits a lane of this format occupies in AXI4-Stream TDATA: whole bytes."""
+        return -(-self.width // 8) * 8
+
+    def value(self, code):
+        return Fraction(code, 1 << self.frac)
+
+    def as_dict(self):
+        return {"width": self.width, "frac": self.frac, "signed": True,
+                "lane_bits": self.lane_bits}
+
+    def __str__(self):
+        return f"SQ({self.width - self.frac}, {self.frac})"
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """A constant as asked for and as built: ``code / 2**frac``."""
+    requested: Fraction
+    code: int
+    frac: int
+
+    @property
+    def value(self):
+        return Fraction(self.code, 1 << self.frac)
+
+    @property
+    def error(self):
+        return self.value - self.requested
+
+    @property
+    def relative_error(self):
+        return abs(self.error) / abs(self.requested) if self.requested else Fraction(0)
+
+    @property
+    def is_power_of_two(self):
+        return abs(self.code) & (abs(self.code) - 1) == 0 and self.code != 0
+
+    def as_dict(self):
+        return {"requested": str(self.requested), "value": str(self.value),
+                "code": self.code, "frac": self.frac, "error": str(self.error),
+                "relative_error": float(self.relative_error)}
+
+
+def csd_digits(n):
+    """Canonical signed-digit form of ``n``: a list of ``(sign, shift)`` with ``n`` equal to
+    the sum of ``sign << shift``, with no two adjacent non-zero digits (the fewest adders)."""
+    digits, shift = [], 0
+    while n:
+        if n & 1:
+            digit = 2 - (n & 3)  # +1 when n = 1 mod 4, -1 when n = 3 mod 4
+            digits.append((digit, shift))
+            n -= digit
+        n >>= 1
+        shift += 1
+    return digits
+
+
+def quantize_slope(requested, slope_frac, name):
+    """Round ``requested`` to ``slope_frac`` fractional bits (nearest, ties to even); with
+    ``slope_frac=None`` take the fewest bits that keep it within :data:`SLOPE_TOLERANCE`
+    relative (or exact). The result is canonical: an odd code, or zero with ``frac`` 0."""
+    def at(frac):
+        return Quantized(requested, round(requested * (1 << frac)), frac)
+
+    if slope_frac is None:
+        for frac in range(MAX_SLOPE_FRAC + 1):
+            q = at(frac)
+            if q.relative_error <= SLOPE_TOLERANCE:
+                break
+        else:
+            raise ValueError(
+                f"{name} {requested} cannot be quantized within 2^-12 relative with at most "
+                f"{MAX_SLOPE_FRAC} fractional bits; give slope_frac to accept a coarser slope")
+    else:
+        q = at(slope_frac)
+    code, frac = q.code, q.frac
+    while frac > 0 and code % 2 == 0:
+        code, frac = code // 2, frac - 1
+    if code == 0:
+        frac = 0
+    return Quantized(requested, code, frac)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything that defines a block: numbers, constants, shape and name.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    width, frac : int
+        Input format: ``width`` bits (2 to 32), ``frac`` of them fractional (0 to ``width``).
+    out_width, out_frac : int or None
+        Output format; ``None`` means the same as the input.
+    slope : str or None
+        ``leaky_relu`` slope, any finite real; ``None`` means :data:`DEFAULT_SLOPE`.
+    slopes : sequence of str or None
+        ``prelu`` slopes, one per lane.
+    slope_frac : int or None
+        Fractional bits of the quantized slopes; ``None`` picks the fewest that keep each
+        slope within 2^-12 relative of what was asked.
+    slope_impl : str
+        One of :data:`SLOPE_IMPLS`.
+    threshold : str or None
+        ``thresholded_relu`` threshold; ``None`` means :data:`DEFAULT_THRESHOLD`.
+    max_value : str or None
+        Clip the activation from above (before conversion to the output format); at least 0.
+    rounding, overflow : str
+        One of :data:`ROUNDING_MODES` and one of :data:`OVERFLOW_MODES`.
+    lanes : int
+        Parallel lanes per beat (1 to 256).
+    stages : int
+        Register stages of the pipeline (1 to 16); the latency in cycles.
+    ready : str
+        One of :data:`READY_MODES`.
+    user_width : int
+        Width of the sideband ``user`` field (0 to 64; 0 for none).
+    name : str or None
+        Verilog module name; ``None`` means ``f"{kind}_axis"``.
+    """
+    kind: str = "relu"
+    width: int = 16
+    frac: int = 8
+    out_width: int | None = None
+    out_frac: int | None = None
+    slope: str | None = None
+    slopes: tuple | None = None
+    slope_frac: int | None = None
+    slope_impl: str = "auto"
+    threshold: str | None = None
+    max_value: str | None = None
+    rounding: str = "floor"
+    overflow: str = "saturate"
+    lanes: int = 4
+    stages: int = 1
+    ready: str = "registered"
+    user_width: int = 0
+    name: str | None = None
+    # Derived in __post_init__, not parameters.
+    _consts: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _check_choice(self.kind, "Activation kind", tuple(KINDS))
+        _check_int(self.width, "Input width", MIN_WIDTH, MAX_WIDTH)
+        _check_int(self.frac, "Input fractional bits (frac)", 0, self.width)
+        if self.out_width is None:
+            object.__setattr__(self, "out_width", self.width)
+        _check_int(self.out_width, "Output width", MIN_WIDTH, MAX_WIDTH)
+        if self.out_frac is None:
+            object.__setattr__(self, "out_frac", self.frac)
+        _check_int(self.out_frac, "Output fractional bits (out_frac)", 0, self.out_width)
+        _check_choice(self.rounding, "Rounding mode", tuple(ROUNDING_MODES))
+        _check_choice(self.overflow, "Overflow mode", tuple(OVERFLOW_MODES))
+        _check_choice(self.slope_impl, "Slope implementation", SLOPE_IMPLS)
+        _check_choice(self.ready, "Ready mode", READY_MODES)
+        _check_int(self.lanes, "Lane count", 1, MAX_LANES)
+        _check_int(self.stages, "Stage count", 1, MAX_STAGES)
+        _check_int(self.user_width, "User width", 0, MAX_USER_WIDTH)
+        if self.slope_frac is not None:
+            _check_int(self.slope_frac, "Slope fractional bits (slope_frac)", 0, MAX_SLOPE_FRAC)
+        if self.name is None:
+            object.__setattr__(self, "name", f"{self.kind}_axis")
+        if not isinstance(self.name, str) or not _IDENTIFIER.fullmatch(self.name):
+            raise ValueError(f"Name must be a Verilog identifier (a letter or '_', then "
+                             f"letters, digits or '_', at most 128), not {self.name!r}")
+
+        def only_for(param, kinds):
+            if getattr(self, param) is not None and self.kind not in kinds:
+                raise ValueError(f"{param} applies to kind {' or '.join(kinds)} only, "
+                                 f"not {self.kind!r}")
+        only_for("slope", ("leaky_relu",))
+        only_for("slopes", ("prelu",))
+        only_for("threshold", ("thresholded_relu",))
+        if self.kind not in ("leaky_relu", "prelu"):
+            if self.slope_frac is not None or self.slope_impl != "auto":
+                raise ValueError(f"slope_frac and slope_impl apply to kind leaky_relu or "
+                                 f"prelu only, not {self.kind!r}")
+
+        consts = {"slopes": None, "threshold": None, "max_value": None}
+        if self.kind == "leaky_relu":
+            slope = DEFAULT_SLOPE if self.slope is None else self.slope
+            consts["slopes"] = (self._slope(slope, "Slope"),) * self.lanes
+        elif self.kind == "prelu":
+            if self.slopes is None:
+                raise ValueError(f"Kind 'prelu' needs slopes, one per lane ({self.lanes})")
+            slopes = self.slopes
+            if isinstance(slopes, str):
+                slopes = [s for s in slopes.split(",")]
+            slopes = tuple(slopes)
+            object.__setattr__(self, "slopes", slopes)
+            if len(slopes) != self.lanes:
+                raise ValueError(f"Slope count must equal the lane count ({self.lanes}), "
+                                 f"not {len(slopes)}")
+            consts["slopes"] = tuple(self._slope(s, f"Slope of lane {i}")
+                                     for i, s in enumerate(slopes))
+        elif self.kind == "thresholded_relu":
+            t = parse_constant(DEFAULT_THRESHOLD if self.threshold is None else self.threshold,
+                               "Threshold")
+            # x > t is exactly x_code > floor(t * 2^frac) on the input grid; clamping to one
+            # below the smallest code and to the largest code keeps that true.
+            fmt = self.input_format
+            code = (t.numerator << fmt.frac) // t.denominator
+            code = max(fmt.min_code - 1, min(fmt.max_code, code))
+            consts["threshold"] = Quantized(t, code, fmt.frac)
+        if self.max_value is not None:
+            m = parse_constant(self.max_value, "max_value")
+            if m < 0:
+                raise ValueError(f"max_value must be at least 0, not {self.max_value!r}")
+            if m >= 1 << 40:
+                raise ValueError(f"max_value must be below 2^40, not {self.max_value!r}")
+            # The clip is a value on the output grid, rounded down so it never exceeds m.
+            code = (m.numerator << self.out_frac) // m.denominator
+            consts["max_value"] = Quantized(m, code, self.out_frac)
+        object.__setattr__(self, "_consts", consts)
+
+    def _slope(self, text, name):
+        s = parse_constant(text, name)
+        if abs(s) >= SLOPE_LIMIT:
+            raise ValueError(f"{name} must be greater than -{SLOPE_LIMIT} and less than "
+                             f"{SLOPE_LIMIT}, not {text!r}")
+        q = quantize_slope(s, self.slope_frac, name)
+        if self.slope_impl == "shift" and q.code != 0 and not q.is_power_of_two:
+            raise ValueError(f"slope_impl 'shift' needs a power-of-two slope; {name.lower()} "
+                             f"{text} quantizes to {q.value}, which is not one")
+        return q
+
+    # Formats ---------------------------------------------------------------------------------
+
+    @cached_property
+    def input_format(self):
+        return FixedFormat(self.width, self.frac)
+
+    @cached_property
+    def output_format(self):
+        return FixedFormat(self.out_width, self.out_frac)
+
+    @property
+    def output_range(self):
+        """``(lo, hi)``: the output codes that ``overflow`` may produce."""
+        fmt = self.output_format
+        lo = -fmt.max_code if self.overflow == "saturate_symmetric" else fmt.min_code
+        return lo, fmt.max_code
+
+    # Quantized constants -----------------------------------------------------------------------
+
+    @property
+    def lane_slopes(self):
+        """Per-lane :class:`Quantized` slopes (``leaky_relu``, ``prelu``), else ``None``."""
+        return self._consts["slopes"]
+
+    @property
+    def threshold_q(self):
+        """:class:`Quantized` threshold on the input grid (``thresholded_relu``), else ``None``."""
+        return self._consts["threshold"]
+
+    @property
+    def max_value_q(self):
+        """:class:`Quantized` clip on the output grid, or ``None``."""
+        return self._consts["max_value"]
+
+    def slope_impl_of(self, q):
+        """How a quantized slope is built: ``zero``, ``shift``, ``shift_add`` or ``multiplier``."""
+        if q.code == 0:
+            return "zero"
+        if q.is_power_of_two:
+            return "shift"
+        if self.slope_impl == "auto":
+            digits = len(csd_digits(abs(q.code)))
+            return "shift_add" if digits <= AUTO_SHIFT_ADD_DIGITS else "multiplier"
+        return self.slope_impl
+
+    @property
+    def latency(self):
+        """Cycles from an accepted input beat to its output beat, with the sink ready."""
+        return self.stages
+
+    # Serialisation ------------------------------------------------------------------------------
+
+    def options(self):
+        """The parameters as given (after defaults), as a dict of plain values."""
+        return {
+            "kind": self.kind, "width": self.width, "frac": self.frac,
+            "out_width": self.out_width, "out_frac": self.out_frac, "slope": self.slope,
+            "slopes": None if self.slopes is None else list(self.slopes),
+            "slope_frac": self.slope_frac, "slope_impl": self.slope_impl,
+            "threshold": self.threshold, "max_value": self.max_value,
+            "rounding": self.rounding, "overflow": self.overflow, "lanes": self.lanes,
+            "stages": self.stages, "ready": self.ready, "user_width": self.user_width,
+            "name": self.name,
+        }
+
+    def constants(self):
+        """Requested and quantized constants with their errors, for reports."""
+        out = {}
+        if self.lane_slopes is not None:
+            out["slopes"] = [dict(q.as_dict(), impl=self.slope_impl_of(q))
+                             for q in self.lane_slopes]
+        if self.threshold_q is not None:
+            out["threshold"] = self.threshold_q.as_dict()
+        if self.max_value_q is not None:
+            out["max_value"] = self.max_value_q.as_dict()
+        return out
