@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import spec as specmod
 from .generate import manifest, to_json, to_verilog, write_text_files
-from .simulate import simulate
+from .simulate import BACKENDS, simulate
 
 __all__ = ["main"]
 
@@ -76,6 +76,12 @@ def _sim_parser(valid_default, ready_default):
     group.add_argument("--ready-prob", type=float, default=ready_default, metavar="P",
                        help=f"probability the sink is ready on a cycle (default {ready_default})")
     group.add_argument("--vcd", type=Path, metavar="FILE", help="write a VCD waveform")
+    group.add_argument("--backend", choices=BACKENDS, default="amaranth",
+                       help="simulator: amaranth (Python, the gateware itself) or verilator "
+                            "(compiled from the emitted Verilog; fast) (default amaranth)")
+    group.add_argument("--verilog", type=Path, metavar="FILE",
+                       help="with --backend verilator: check this Verilog file (AXI4-Stream "
+                            "ports as documented) instead of the generated one")
     return parser
 
 
@@ -163,7 +169,8 @@ def _progress(total):
 def _run_sim(spec, args, valid_prob, ready_prob, vcd=None):
     try:
         result = simulate(spec, beats=args.beats, seed=args.seed, valid_prob=valid_prob,
-                          ready_prob=ready_prob, vcd=vcd, progress=_progress(args.beats))
+                          ready_prob=ready_prob, vcd=vcd, progress=_progress(args.beats),
+                          backend=args.backend, verilog=args.verilog)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if sys.stderr.isatty():
