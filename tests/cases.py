@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Configurations shared by the exhaustive tests of the golden model and the gateware."""
+
+from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
+
+# Per kind, the constants exercised: ordinary, negative, larger than one, and a clip.
+KIND_OPTIONS = {
+    "relu": [{}, {"max_value": "3"}],
+    "leaky_relu": [{"slope": "0.3"}, {"slope": "-1.5", "max_value": "2.5"},
+                   {"slope": "0.125"}],
+    "prelu": [{"slopes": ("0.25", "0.1", "-0.75", "3")}],
+    "thresholded_relu": [{"threshold": "0.3"}, {"threshold": "-1.1", "max_value": "1"}],
+}
+
+# (width, frac, out_width, out_frac): rounding matters in the first two, overflow in all.
+FORMATS_8BIT = [(8, 4, 8, 2), (8, 5, 6, 1), (8, 3, 8, 5)]
+
+
+def exhaustive_8bit_specs(lanes=4):
+    """Every kind, rounding and overflow mode, over 8-bit input formats."""
+    specs = []
+    for kind, variants in KIND_OPTIONS.items():
+        for i, extra in enumerate(variants):
+            for rounding in ROUNDING_MODES:
+                for overflow in OVERFLOW_MODES:
+                    w, f, ow, of = FORMATS_8BIT[(i + len(specs)) % len(FORMATS_8BIT)]
+                    extra = dict(extra)
+                    if kind == "prelu":
+                        extra["slopes"] = (extra["slopes"] * lanes)[:lanes]
+                    specs.append(Spec(kind=kind, width=w, frac=f, out_width=ow, out_frac=of,
+                                      rounding=rounding, overflow=overflow, lanes=lanes,
+                                      **extra))
+    return specs
+
+
+def spec_id(spec):
+    consts = "".join(f"-{k}{v}" for k, v in (("s", spec.slope), ("t", spec.threshold),
+                                               ("m", spec.max_value)) if v is not None)
+    return (f"{spec.kind}{consts}-{spec.width}.{spec.frac}-{spec.out_width}.{spec.out_frac}"
+            f"-{spec.rounding}-{spec.overflow}")

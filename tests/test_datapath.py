@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The lane datapath, exhaustively: every 8-bit input code through the gateware."""
+
+import numpy as np
+import pytest
+
+from relu_hw.golden import golden
+from relu_hw.simulate import Stimulus, run_amaranth
+from relu_hw.spec import Spec
+
+from .cases import exhaustive_8bit_specs, spec_id
+
+
+def all_codes_stimulus(spec):
+    fmt = spec.input_format
+    codes = np.arange(fmt.min_code, fmt.max_code + 1)
+    beats = -(-len(codes) // spec.lanes)
+    data = np.resize(codes, beats * spec.lanes).reshape(beats, spec.lanes)
+    ones = np.ones(1, dtype=bool)
+    return Stimulus(data=data, last=np.zeros(beats, dtype=bool),
+                    user=np.zeros(beats, dtype=np.int64), valid_pattern=ones,
+                    ready_pattern=ones)
+
+
+def assert_matches_golden(spec):
+    stim = all_codes_stimulus(spec)
+    trace = run_amaranth(spec, stim)
+    np.testing.assert_array_equal(trace.data, golden(spec, stim.data))
+
+
+@pytest.mark.parametrize("spec", exhaustive_8bit_specs(lanes=8), ids=spec_id)
+def test_exhaustive_8bit(spec):
+    assert_matches_golden(spec)
+
+
+@pytest.mark.parametrize("impl", ["shift_add", "multiplier"])
+@pytest.mark.parametrize("stages", [1, 2])
+def test_slope_implementations_agree(impl, stages):
+    for slope in ("0.3", "-0.01", "5.75"):
+        assert_matches_golden(Spec(kind="leaky_relu", slope=slope, slope_impl=impl, width=8,
+                                   frac=4, out_width=10, out_frac=5, rounding="half_even",
+                                   lanes=8, stages=stages))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kind="relu", width=2, frac=0),
+    dict(kind="relu", width=2, frac=2, out_width=2, out_frac=0, rounding="half_up"),
+    dict(kind="leaky_relu", slope="0", width=4, frac=1),
+    dict(kind="leaky_relu", slope="65535", width=4, frac=0, out_width=32, out_frac=0),
+    dict(kind="thresholded_relu", threshold="100", width=6, frac=2),
+    dict(kind="thresholded_relu", threshold="-100", width=6, frac=2, overflow="wrap",
+         out_width=3),
+    dict(kind="relu", width=6, frac=2, max_value="0"),
+    dict(kind="leaky_relu", slope="0.01", slope_frac=3, width=6, frac=3),
+])
+def test_corner_configurations(kwargs):
+    assert_matches_golden(Spec(lanes=8, **kwargs))
+
+
+def test_wide_format_edges():
+    # 32-bit formats cannot be exhausted; their edge codes and random ones can.
+    spec = Spec(kind="prelu", slopes=("-0.3", "1e-4"), lanes=2, width=32, frac=16,
+                out_width=24, out_frac=20, rounding="half_toward_zero")
+    rng = np.random.default_rng(3)
+    fmt = spec.input_format
+    data = rng.integers(fmt.min_code, fmt.max_code, (400, 2), endpoint=True)
+    data[:7] = np.array([fmt.min_code, fmt.min_code + 1, -1, 0, 1, fmt.max_code - 1,
+                         fmt.max_code])[:, None]
+    ones = np.ones(1, dtype=bool)
+    stim = Stimulus(data, np.zeros(400, bool), np.zeros(400, np.int64), ones, ones)
+    np.testing.assert_array_equal(run_amaranth(spec, stim).data, golden(spec, data))

@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: Apache-2.0
+from fractions import Fraction
+
+import pytest
+
+from relu_hw.spec import (ROUNDING_MODES, OVERFLOW_MODES, Spec, csd_digits, parse_constant,
+                          quantize_slope)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(width=1), ValueError, "Input width must be an integer from 2 to 32, not 1"),
+    (dict(width=33), ValueError, "Input width must be an integer from 2 to 32, not 33"),
+    (dict(width="16"), TypeError, "Input width must be an integer, not '16'"),
+    (dict(width=True), TypeError, "Input width must be an integer, not True"),
+    (dict(width=8, frac=9), ValueError,
+     "Input fractional bits (frac) must be an integer from 0 to 8, not 9"),
+    (dict(frac=-1), ValueError, "from 0 to 16, not -1"),
+    (dict(out_width=1), ValueError, "Output width must be an integer from 2 to 32, not 1"),
+    (dict(out_width=8, out_frac=9), ValueError,
+     "Output fractional bits (out_frac) must be an integer from 0 to 8, not 9"),
+    (dict(lanes=0), ValueError, "Lane count must be an integer from 1 to 256, not 0"),
+    (dict(stages=0), ValueError, "Stage count must be an integer from 1 to 16, not 0"),
+    (dict(user_width=-1), ValueError, "User width must be an integer from 0 to 64, not -1"),
+    (dict(kind="gelu"), ValueError, "Activation kind must be one of 'relu', 'leaky_relu', "
+                                    "'prelu', 'thresholded_relu', not 'gelu'"),
+    (dict(rounding="nearest"), ValueError, "Rounding mode must be one of 'floor',"),
+    (dict(overflow="clip"), ValueError, "Overflow mode must be one of 'wrap', 'saturate', "
+                                        "'saturate_symmetric', not 'clip'"),
+    (dict(ready="maybe"), ValueError, "Ready mode must be one of 'registered', "
+                                      "'combinational', not 'maybe'"),
+    (dict(kind="leaky_relu", slope_impl="lut"), ValueError,
+     "Slope implementation must be one of 'auto', 'shift', 'shift_add', 'multiplier'"),
+    (dict(kind="leaky_relu", slope="nan"), ValueError,
+     "Slope must be a finite decimal or fraction such as '0.01' or '41/4096', not 'nan'"),
+    (dict(kind="leaky_relu", slope="inf"), ValueError, "Slope must be a finite decimal"),
+    (dict(kind="leaky_relu", slope=float("nan")), ValueError, "not nan"),
+    (dict(kind="leaky_relu", slope="1/0"), ValueError, "Slope must be a finite decimal"),
+    (dict(kind="leaky_relu", slope=[1]), TypeError,
+     "Slope must be a decimal or fraction string, not [1]"),
+    (dict(kind="leaky_relu", slope="70000"), ValueError,
+     "Slope must be greater than -65536 and less than 65536, not '70000'"),
+    (dict(kind="leaky_relu", slope="1e-12"), ValueError,
+     "cannot be quantized within 2^-12 relative with at most 32 fractional bits"),
+    (dict(kind="leaky_relu", slope="0.01", slope_impl="shift"), ValueError,
+     "slope_impl 'shift' needs a power-of-two slope; slope 0.01 quantizes to "
+     "1311/131072, which is not one"),
+    (dict(kind="leaky_relu", slope_frac=33), ValueError,
+     "Slope fractional bits (slope_frac) must be an integer from 0 to 32, not 33"),
+    (dict(kind="prelu", lanes=3), ValueError, "Kind 'prelu' needs slopes, one per lane (3)"),
+    (dict(kind="prelu", lanes=3, slopes=("0.1", "0.2")), ValueError,
+     "Slope count must equal the lane count (3), not 2"),
+    (dict(kind="prelu", lanes=1, slopes=("x",)), ValueError,
+     "Slope of lane 0 must be a finite decimal"),
+    (dict(kind="thresholded_relu", threshold="-inf"), ValueError,
+     "Threshold must be a finite decimal"),
+    (dict(max_value="-1"), ValueError, "max_value must be at least 0, not '-1'"),
+    (dict(max_value="nan"), ValueError, "max_value must be a finite decimal"),
+    (dict(kind="relu", slope="0.1"), ValueError,
+     "slope applies to kind leaky_relu only, not 'relu'"),
+    (dict(kind="leaky_relu", slopes=("0.1",)), ValueError,
+     "slopes applies to kind prelu only, not 'leaky_relu'"),
+    (dict(kind="relu", threshold="1"), ValueError,
+     "threshold applies to kind thresholded_relu only, not 'relu'"),
+    (dict(kind="relu", slope_frac=4), ValueError,
+     "slope_frac and slope_impl apply to kind leaky_relu or prelu only, not 'relu'"),
+    (dict(name="1bad"), ValueError, "Name must be a Verilog identifier"),
+    (dict(name="a b"), ValueError, "Name must be a Verilog identifier"),
+])
+def test_invalid_parameters(kwargs, error, message):
+    with pytest.raises(error) as info:
+        Spec(**kwargs)
+    assert message in str(info.value)
+
+
+def test_defaults():
+    s = Spec()
+    assert (s.kind, s.width, s.frac, s.out_width, s.out_frac) == ("relu", 16, 8, 16, 8)
+    assert (s.rounding, s.overflow, s.ready, s.stages, s.lanes) == \
+        ("floor", "saturate", "registered", 1, 4)
+    assert s.name == "relu_axis"
+    assert Spec(kind="leaky_relu").lane_slopes[0].requested == Fraction(1, 100)
+    assert Spec(kind="thresholded_relu").threshold_q.requested == 1
+
+
+def test_output_format_defaults_follow_input_independently():
+    s = Spec(width=12, frac=4, out_width=8)
+    assert (s.out_width, s.out_frac) == (8, 4)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("0.01", Fraction(1, 100)), ("41/4096", Fraction(41, 4096)), ("-1.5", Fraction(-3, 2)),
+    ("1e-2", Fraction(1, 100)), (" 6 ", Fraction(6)), (3, Fraction(3)), (0.1, Fraction(1, 10)),
+])
+def test_parse_constant_is_exact(text, value):
+    assert parse_constant(text, "c") == value
+
+
+@pytest.mark.parametrize("slope", ["0.01", "0.1", "0.3", "-0.2", "1.7", "123.456", "26/256",
+                                   "1e-5", "-3", "0.999"])
+def test_auto_slope_within_tolerance(slope):
+    q = Spec(kind="leaky_relu", slope=slope).lane_slopes[0]
+    assert abs(q.value - Fraction(slope)) <= Fraction(1, 4096) * abs(Fraction(slope))
+    # Canonical: fewest bits for that value.
+    assert q.frac == 0 or q.code % 2 == 1
+
+
+@pytest.mark.parametrize("slope, code, frac", [
+    ("0.125", 1, 3), ("-0.5", -1, 1), ("2", 2, 0), ("0", 0, 0), ("26/256", 13, 7),
+    ("0.01", 1311, 17),
+])
+def test_slope_quantization_values(slope, code, frac):
+    q = Spec(kind="leaky_relu", slope=slope).lane_slopes[0]
+    assert (q.code, q.frac) == (code, frac)
+
+
+def test_explicit_slope_frac_allows_coarser_slope():
+    q = Spec(kind="leaky_relu", slope="0.01", slope_frac=8).lane_slopes[0]
+    assert q.value == Fraction(3, 256)  # round(2.56) = 3
+    assert q.relative_error > Fraction(1, 4096)
+    # Ties go to even: 0.375 at 2 fractional bits is 1.5 quarters -> 2 quarters.
+    assert quantize_slope(Fraction(3, 8), 2, "s").value == Fraction(1, 2)
+
+
+@pytest.mark.parametrize("slope, impl", [
+    ("0.125", "shift"), ("-4", "shift"), ("0", "zero"), ("0.75", "shift_add"),
+    ("0.01", "multiplier"), ("26/256", "shift_add"),
+])
+def test_auto_slope_impl(slope, impl):
+    s = Spec(kind="leaky_relu", slope=slope)
+    assert s.slope_impl_of(s.lane_slopes[0]) == impl
+
+
+@pytest.mark.parametrize("n", list(range(-70, 71)) + [5243, 65535, 2 ** 20 + 1])
+def test_csd_digits(n):
+    digits = csd_digits(abs(n))
+    assert sum(sign << shift for sign, shift in digits) == abs(n)
+    shifts = [shift for _, shift in digits]
+    assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:]))  # no adjacent non-zeros
+
+
+def test_threshold_quantized_on_input_grid_and_clamped():
+    s = Spec(kind="thresholded_relu", width=8, frac=4, threshold="0.3")
+    assert s.threshold_q.code == 4  # floor(0.3 * 16)
+    assert Spec(kind="thresholded_relu", width=8, frac=4, threshold="100").threshold_q.code \
+        == 127
+    assert Spec(kind="thresholded_relu", width=8, frac=4, threshold="-100").threshold_q.code \
+        == -129
+
+
+def test_max_value_on_output_grid_rounded_down():
+    s = Spec(width=8, frac=4, out_width=8, out_frac=2, max_value="6.3")
+    assert s.max_value_q.code == 25 and s.max_value_q.value == Fraction(25, 4)
+
+
+def test_output_range():
+    assert Spec(out_width=8, overflow="saturate").output_range == (-128, 127)
+    assert Spec(out_width=8, overflow="saturate_symmetric").output_range == (-127, 127)
+
+
+def test_mode_tables_cover_ap_fixed():
+    assert ROUNDING_MODES["half_even"] == "AP_RND_CONV"
+    assert set(OVERFLOW_MODES) == {"wrap", "saturate", "saturate_symmetric"}
