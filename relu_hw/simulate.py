@@ -259,7 +259,7 @@ def run_amaranth(spec, stim, vcd=None, progress=None):
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     if vcd:
-        with sim.write_vcd(vcd):
+        with sim.write_vcd(str(vcd)):
             sim.run()
     else:
         sim.run()
