@@ -218,41 +218,48 @@ def run_amaranth(spec, stim, vcd=None, progress=None):
     state = {"cycles": 0, "timed_out": False}
 
     async def producer(ctx):
-        sent, offering = 0, False
-        for c in range(deadline):
-            if sent == n:
-                break
-            if not offering and (c >= len(vpat) or vpat[c]):
+        sent, offering, c = 0, False, 0
+
+        def drive():
+            # Offer the next beat if the pattern says so; keep offering it until taken.
+            nonlocal offering
+            if sent < n and not offering and (c >= len(vpat) or vpat[c]):
                 ctx.set(i_payload, in_words[sent])
                 offering = True
             ctx.set(dut.i.valid, offering)
-            _, _, ready = await ctx.tick().sample(dut.i.ready)
+
+        drive()
+        async for _, _, ready in ctx.tick().sample(dut.i.ready):
             if offering and ready:
                 in_cycle[sent] = c
                 sent, offering = sent + 1, False
+            c += 1
+            if sent == n or c >= deadline:
+                break
+            drive()
         ctx.set(dut.i.valid, 0)
 
     async def consumer(ctx):
-        # Keep watching for a few cycles after the last expected beat to catch extra beats.
-        linger = None
-        for c in range(deadline + spec.latency + 4):
-            ready = c >= len(rpat) or rpat[c]
-            ctx.set(dut.o.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, o_payload)
+        c, stop = 0, deadline + spec.latency + 4
+        ready = 0 >= len(rpat) or rpat[0]
+        ctx.set(dut.o.ready, ready)
+        async for _, _, valid, payload in ctx.tick().sample(dut.o.valid, o_payload):
             if valid and ready:
                 out_words.append(payload)
                 out_cycle.append(c)
                 if progress is not None and len(out_words) % 1024 == 0:
                     progress(len(out_words))
-            if len(out_words) >= n and linger is None:
-                state["cycles"] = c + 1
-                linger = spec.latency + 4
-            if linger is not None:
-                linger -= 1
-                if linger < 0:
-                    return
-        state["cycles"] = deadline
-        state["timed_out"] = len(out_words) < n
+                if len(out_words) == n:
+                    state["cycles"] = c + 1
+                    # Keep watching a little longer, to catch extra beats.
+                    stop = min(stop, c + spec.latency + 4)
+            c += 1
+            if c >= stop:
+                break
+            ready = c >= len(rpat) or rpat[c]
+            ctx.set(dut.o.ready, ready)
+        if len(out_words) < n:
+            state["cycles"], state["timed_out"] = c, True
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
