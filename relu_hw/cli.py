@@ -53,7 +53,10 @@ class UsageError(Exception):
 
 def _spec_parser():
     parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("configuration (also keys of --config)")
+    group = parser.add_argument_group(
+        "configuration (also keys of --config)",
+        "Values starting with '-' that are not plain numbers need the --option=VALUE form, "
+        "e.g. --slopes=-0.1,0.2 or --threshold=-1e-3.")
     group.add_argument("--config", metavar="FILE.toml", type=Path,
                        help="read options from a TOML file; command-line options win")
     for option, type_, help_ in _SPEC_OPTIONS:
