@@ -119,6 +119,8 @@ def build_parser():
                    description="Generate Verilog and manifest, simulate at full rate and under "
                                "random handshakes, and write a report, all into the output "
                                "folder. With no options, builds the embedded default.")
+    from . import verify_cli
+    verify_cli.register(sub, spec_options, spec_from_args)
     return parser
 
 
@@ -286,7 +288,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     handler = {"generate": cmd_generate, "simulate": cmd_simulate, "build": cmd_build}
     try:
-        return handler[args.command](args)
+        return (handler.get(args.command) or args.handler)(args)
     except UsageError as e:
         parser.exit(2, f"relu-hw: error: {e}\n")
 

