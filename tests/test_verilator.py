@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Verilator backend: cycle-for-cycle equal to the Amaranth simulator, exhaustive against
+the golden model, and precise about foreign Verilog that is wrong."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from relu_hw.generate import to_verilog
+from relu_hw.golden import golden
+from relu_hw.simulate import Stimulus, check, make_stimulus, run_amaranth, simulate
+from relu_hw.spec import Spec
+from relu_hw.verilator import (build_model, cache_dir, find_top, pack_tdata, run_verilator,
+                               unpack_tdata)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def relu_hw_cache(tmp_path_factory):
+    """One model cache for the whole session (shared with the cocotb tests), unless the
+    caller set ``RELU_HW_CACHE`` to share models across sessions."""
+    if "RELU_HW_CACHE" not in os.environ:
+        os.environ["RELU_HW_CACHE"] = str(tmp_path_factory.getbasetemp() / "relu-hw-cache")
+    return cache_dir()
+
+
+def _equal_traces(a, b):
+    for name in ("data", "last", "user", "out_cycle", "in_cycle"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert (a.cycles, a.timed_out) == (b.cycles, b.timed_out)
+
+
+# Kinds, widths (including a 3-byte lane), lanes 1..16, stages 1..3, both ready modes, users.
+EQUIVALENCE = [
+    Spec(kind="relu", width=16, frac=8, lanes=1, stages=1, ready="registered"),
+    Spec(kind="leaky_relu", slope="0.1", width=8, frac=4, lanes=4, stages=2,
+         ready="combinational", user_width=5, rounding="half_even"),
+    Spec(kind="prelu", slopes=("0.25", "-0.3", "1.5"), width=12, frac=6, lanes=3, stages=3,
+         ready="registered", user_width=1, rounding="half_away", overflow="wrap"),
+    Spec(kind="thresholded_relu", threshold="0.5", width=20, frac=10, out_width=12,
+         out_frac=4, lanes=16, stages=2, ready="combinational", user_width=60,
+         rounding="half_up"),
+    Spec(kind="relu", width=16, frac=8, out_width=8, out_frac=2, max_value="20", lanes=5,
+         stages=1, ready="combinational", overflow="saturate_symmetric", user_width=3),
+]
+
+
+@pytest.mark.parametrize("spec", EQUIVALENCE, ids=lambda s: f"{s.kind}-{s.width}b-"
+                         f"{s.lanes}l-{s.stages}s-{s.ready[:4]}-u{s.user_width}")
+@pytest.mark.parametrize("probs", [(1.0, 1.0), (0.6, 0.5), (0.9, 0.3)])
+def test_equivalent_to_amaranth(spec, probs):
+    stim = make_stimulus(spec, beats=300, seed=11, valid_prob=probs[0], ready_prob=probs[1])
+    ours = run_verilator(spec, stim)
+    _equal_traces(ours, run_amaranth(spec, stim))
+    assert len(ours.data) == stim.beats and not ours.timed_out
+    assert check(spec, stim, ours) == ([], 0)
+
+
+def test_user_of_64_bits_passes_through():
+    spec = Spec(kind="relu", width=8, frac=4, lanes=2, user_width=64, ready="combinational")
+    stim = make_stimulus(Spec(kind="relu", width=8, frac=4, lanes=2), beats=100, seed=6,
+                         valid_prob=0.7, ready_prob=0.7)
+    # Every bit pattern of 64 bits, held in int64 as the Trace does (two's complement).
+    rng = np.random.default_rng(6)
+    stim.user = rng.integers(0, 1 << 63, size=100) * 2 + (rng.random(100) < 0.5)
+    stim.user = stim.user.astype(np.uint64).astype(np.int64)
+    stim.user[:2] = [-1, np.iinfo(np.int64).min]
+    ours = run_verilator(spec, stim)
+    # (run_amaranth can't take users of 63 or 64 bits either: it converts them to int64.)
+    np.testing.assert_array_equal(ours.user, stim.user)
+    assert check(spec, stim, ours) == ([], 0)
+
+
+@pytest.mark.xfail(strict=True, reason="bug in relu_hw.simulate.make_stimulus: "
+                   "rng.integers(0, 1 << user_width) overflows int64 for user_width >= 63")
+def test_make_stimulus_with_user_width_64_bug():
+    make_stimulus(Spec(user_width=64), beats=10)
+
+
+def test_full_rate_latency_is_the_stage_count():
+    spec = EQUIVALENCE[2]
+    stim = make_stimulus(spec, beats=200, seed=1)
+    trace = run_verilator(spec, stim)
+    np.testing.assert_array_equal(trace.in_cycle, np.arange(200))
+    np.testing.assert_array_equal(trace.out_cycle, np.arange(200) + spec.stages)
+    assert trace.cycles == 200 + spec.stages
+
+
+def test_starved_sink_times_out_like_amaranth():
+    # A sink that is never ready within the patterns, which then end: the run still ends.
+    spec = EQUIVALENCE[1]
+    stim = make_stimulus(spec, beats=50, seed=3)
+    stim.ready_pattern = np.zeros(400, dtype=bool)
+    ours = run_verilator(spec, stim)
+    _equal_traces(ours, run_amaranth(spec, stim))
+    assert ours.out_cycle[0] == 400
+
+
+# Exhaustive: every input code of 8- and 16-bit formats, every kind, all seven rounding modes
+# and all three overflow modes between them.
+def _exhaustive_specs():
+    specs = []
+    for w in (8, 16):
+        f = w // 2
+        narrow = dict(out_width=w - 2, out_frac=f - 2)
+        specs += [
+            Spec(kind="relu", width=w, frac=f, **narrow, rounding="half_even"),
+            Spec(kind="relu", width=w, frac=f, out_width=w // 2, out_frac=f - 1,
+                 rounding="half_up", overflow="wrap", max_value="5"),
+            Spec(kind="leaky_relu", width=w, frac=f, slope="0.1", rounding="half_away",
+                 overflow="saturate_symmetric"),
+            Spec(kind="leaky_relu", width=w, frac=f, **narrow, slope="-1.5",
+                 rounding="half_down", overflow="wrap"),
+            Spec(kind="prelu", width=w, frac=f, slopes=("0.25", "-0.3", "1.75", "0.01"),
+                 rounding="half_toward_zero"),
+            Spec(kind="prelu", width=w, frac=f, **narrow, slopes=("3", "0.5", "-2", "0.7"),
+                 rounding="toward_zero", overflow="wrap"),
+            Spec(kind="thresholded_relu", width=w, frac=f, threshold="0.5", **narrow,
+                 max_value="3.5"),
+            Spec(kind="thresholded_relu", width=w, frac=f, threshold="-2", out_width=w,
+                 out_frac=f + 1, rounding="half_even", overflow="saturate_symmetric"),
+        ]
+    return specs
+
+
+EXHAUSTIVE = _exhaustive_specs()
+
+
+def test_exhaustive_set_covers_every_mode():
+    assert {s.rounding for s in EXHAUSTIVE} == {"floor", "toward_zero", "half_up", "half_down",
+                                                "half_toward_zero", "half_away", "half_even"}
+    assert {s.overflow for s in EXHAUSTIVE} == {"wrap", "saturate", "saturate_symmetric"}
+    assert {s.kind for s in EXHAUSTIVE} == {"relu", "leaky_relu", "prelu",
+                                            "thresholded_relu"}
+
+
+def exhaustive_stimulus(spec, seed=0):
+    """Every input code in every lane, each lane rotated so that a beat mixes codes."""
+    fmt = spec.input_format
+    codes = np.arange(fmt.min_code, fmt.max_code + 1, dtype=np.int64)
+    n = len(codes)
+    data = np.stack([np.roll(codes, 97 * k) for k in range(spec.lanes)], axis=1)
+    rng = np.random.default_rng(seed)
+    last = rng.random(n) < 0.1
+    return Stimulus(data=data, last=last, user=np.zeros(n, dtype=np.int64),
+                    valid_pattern=rng.random(2 * n) < 0.8,
+                    ready_pattern=rng.random(2 * n) < 0.8)
+
+
+@pytest.mark.parametrize("spec", EXHAUSTIVE, ids=lambda s: f"{s.kind}-{s.width}b-{s.rounding}-"
+                         f"{s.overflow}")
+def test_exhaustive_against_golden(spec):
+    stim = exhaustive_stimulus(spec)
+    trace = run_verilator(spec, stim)
+    assert len(trace.data) == stim.beats
+    np.testing.assert_array_equal(trace.data, golden(spec, stim.data))
+    np.testing.assert_array_equal(trace.last, stim.last)
+    assert check(spec, stim, trace) == ([], 0)
+    # The outputs really exercise the format: not a constant, and inside the range.
+    lo, hi = spec.output_range
+    assert len(np.unique(trace.data)) > 3 and lo <= trace.data.min() <= trace.data.max() <= hi
+
+
+@pytest.mark.parametrize("lane_bits", [8, 16, 24, 32])
+def test_tdata_packing_round_trips(lane_bits):
+    rng = np.random.default_rng(lane_bits)
+    lo = -(1 << (lane_bits - 1))
+    data = rng.integers(lo, -lo, size=(50, 7), endpoint=False)
+    words = pack_tdata(data, lane_bits, -(-lane_bits * 7 // 32))
+    assert words.dtype == np.dtype("<u4")
+    # Lane 1 starts at bit lane_bits, little-endian.
+    as_int = [int.from_bytes(w.tobytes(), "little") for w in words[:3]]
+    mask = (1 << lane_bits) - 1
+    assert [(v >> lane_bits) & mask for v in as_int] == [int(x) & mask for x in data[:3, 1]]
+    np.testing.assert_array_equal(unpack_tdata(words, lane_bits, 7), data)
+
+
+def test_wide_configuration_builds_and_runs():
+    # 64 lanes of 32 bits: a 2048-bit TDATA, a model that Verilator splits into several files.
+    spec = Spec(kind="leaky_relu", slope="0.3", width=32, frac=16, lanes=64, stages=2,
+                user_width=8)
+    result = simulate(spec, beats=400, seed=2, valid_prob=0.7, ready_prob=0.7,
+                      backend="verilator")
+    assert result.passed and result.beats == 400
+
+
+def test_second_build_comes_from_the_cache():
+    spec = EQUIVALENCE[0]
+    first = build_model(spec)
+    folders = sorted(p.name for p in cache_dir().iterdir())
+    # A fresh process must find the model without compiling: no new folder, same library.
+    code = ("import sys; from relu_hw.verilator import build_model; from relu_hw.spec import "
+            "Spec; m = build_model(Spec(kind='relu', width=16, frac=8, lanes=1)); "
+            "print(m.path)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=dict(os.environ))
+    assert out.stdout.strip() == str(first.path)
+    assert sorted(p.name for p in cache_dir().iterdir()) == folders
+
+
+def test_vcd_from_a_traced_build(tmp_path):
+    spec = EQUIVALENCE[1]
+    stim = make_stimulus(spec, beats=20, seed=4, valid_prob=0.5, ready_prob=0.5)
+    vcd = tmp_path / "run.vcd"
+    trace = run_verilator(spec, stim, vcd=vcd)
+    _equal_traces(trace, run_verilator(spec, stim))
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and "m_axis_tvalid" in text and "s_axis_tdata" in text
+
+
+# Foreign Verilog: a hand-edited copy with a bug, under another module name.
+BUGGY_SPEC = Spec(kind="relu", width=8, frac=4, lanes=2, stages=1)
+
+
+def _buggy_verilog(tmp_path):
+    """The generated Verilog with lane 1's sign test moved from bit 7 to bit 6, and the top
+    module renamed so that it has to be discovered."""
+    text = to_verilog(BUGGY_SPEC)
+    sign_tests = re.findall(r"(\\\$\d+ )\[7\] \? 8'h00", text)
+    assert len(sign_tests) == 2, "the generated Verilog changed shape; update this edit"
+    lane1 = f"{sign_tests[1]}[7] ? 8'h00"
+    text = text.replace(lane1, f"{sign_tests[1]}[6] ? 8'h00")
+    text = re.sub(r"\brelu_axis\b", "hand_edited_relu", text)
+    path = tmp_path / "edited.v"
+    path.write_text(text)
+    return path
+
+
+def _buggy_reference(x):
+    """What the edited lane computes: zero when bit 6 is set, else the low 7 bits."""
+    return np.where((x >> 6) & 1, 0, x & 0x7F)
+
+
+def test_hand_edited_verilog_first_mismatch(tmp_path):
+    path = _buggy_verilog(tmp_path)
+    stim = make_stimulus(BUGGY_SPEC, beats=500, seed=9, valid_prob=0.7, ready_prob=0.7)
+    trace = run_verilator(BUGGY_SPEC, stim, verilog=path)
+    expected = golden(BUGGY_SPEC, stim.data)
+    np.testing.assert_array_equal(trace.data[:, 0], expected[:, 0])
+    np.testing.assert_array_equal(trace.data[:, 1], _buggy_reference(stim.data[:, 1]))
+    first = int(np.flatnonzero(expected[:, 1] != _buggy_reference(stim.data[:, 1]))[0])
+    found, count = check(BUGGY_SPEC, stim, trace)
+    m = found[0]
+    assert (m.what, m.beat, m.lane, m.cycle) == ("data", first, 1, trace.out_cycle[first])
+    assert (m.input, m.expected, m.got) == (stim.data[first, 1], expected[first, 1],
+                                            _buggy_reference(stim.data[first, 1]))
+    assert count == int(np.sum(expected[:, 1] != _buggy_reference(stim.data[:, 1])))
+
+
+def test_generated_verilog_as_a_file_passes(tmp_path):
+    path = tmp_path / "good.v"
+    path.write_text(to_verilog(BUGGY_SPEC))
+    result = simulate(BUGGY_SPEC, beats=300, valid_prob=0.5, ready_prob=0.5,
+                      backend="verilator", verilog=path)
+    assert result.passed
+
+
+def test_cli_reports_first_mismatch(tmp_path):
+    path = _buggy_verilog(tmp_path)
+    stim = make_stimulus(BUGGY_SPEC, beats=200, seed=0)
+    expected = golden(BUGGY_SPEC, stim.data)
+    first = int(np.flatnonzero(expected[:, 1] != _buggy_reference(stim.data[:, 1]))[0])
+    x = int(stim.data[first, 1])
+    out = subprocess.run(
+        [sys.executable, "-m", "relu_hw.cli", "simulate", "--kind", "relu", "--width", "8",
+         "--frac", "4", "--lanes", "2", "--beats", "200", "--seed", "0", "--backend",
+         "verilator", "--verilog", str(path)],
+        capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 1, out.stderr
+    assert (f"beat {first} (cycle {first + 1}), lane 1: input {x}, expected "
+            f"{expected[first, 1]}, got {_buggy_reference(x)}") in out.stdout
+
+
+def test_top_module_discovery():
+    a = "module helper(input a, output b); endmodule\n"
+    b = "module top(input aclk, output q); helper h(); endmodule\n"
+    assert find_top(a + b, ["aclk", "q"]) == "top"
+    assert find_top(a + b, ["aclk"], top="helper") == "helper"
+    with pytest.raises(ValueError, match=r"closest, 'top', lacks zz"):
+        find_top(a + b, ["aclk", "zz"])
+    with pytest.raises(ValueError, match=r"Top module 'nope' is not in the Verilog file; "
+                                         r"it declares helper, top"):
+        find_top(a + b, ["aclk"], top="nope")
+    with pytest.raises(ValueError, match=r"Several modules .*\(top, top2\); name the top"):
+        find_top(b + b.replace("top", "top2"), ["aclk"])
+    # Ports named only in comments do not count.
+    with pytest.raises(ValueError, match="lacks q"):
+        find_top("module m(input aclk); // q\nendmodule", ["aclk", "q"])
+
+
+def test_wrong_port_width_is_reported(tmp_path):
+    path = tmp_path / "narrow.v"
+    path.write_text(to_verilog(Spec(kind="relu", width=8, frac=4, lanes=1)))
+    stim = make_stimulus(BUGGY_SPEC, beats=10)
+    with pytest.raises(ValueError, match=r"Port 's_axis_tdata' of module 'relu_axis' is an "
+                                         r"input of 8 bits; this configuration needs an input "
+                                         r"of 16 bits"):
+        run_verilator(BUGGY_SPEC, stim, verilog=path)
+
+
+def test_verilog_that_does_not_compile(tmp_path):
+    path = tmp_path / "broken.v"
+    path.write_text(to_verilog(BUGGY_SPEC).replace("endmodule", "endmodule oops", 1))
+    with pytest.raises(ValueError, match=r"Verilator cannot compile '.*broken\.v'"):
+        build_model(BUGGY_SPEC, verilog=path)
+
+
+def test_unreadable_verilog(tmp_path):
+    with pytest.raises(ValueError, match=r"Cannot read the Verilog file '.*missing\.v'"):
+        build_model(BUGGY_SPEC, verilog=tmp_path / "missing.v")
+
+
+def test_vcd_needs_traced_model():
+    model = build_model(BUGGY_SPEC)
+    with pytest.raises(ValueError, match="Writing a VCD needs a model built with trace=True"):
+        model.run(make_stimulus(BUGGY_SPEC, beats=5), vcd="x.vcd")
+    with pytest.raises(TypeError, match="Stimulus must be a relu_hw.simulate.Stimulus"):
+        model.run("beats")
