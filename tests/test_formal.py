@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Formal proofs of the pipeline (relu_hw.formal) and the ``relu-hw verify`` command."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from amaranth.hdl import Elaboratable, Module, Signal, signed
+from amaranth.sim import Simulator
+
+from . import mutants
+from relu_hw.cli import main
+from relu_hw.formal import FORMAL_CONFIGS, FormalHarness, prove, prove_all, spec_lane_expr
+from relu_hw.golden import golden
+from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
+
+# The YoWASP tools can't see the host's /tmp (pytest's tmp_path): work under the build folder.
+WORKDIR = Path(__file__).resolve().parent.parent / "build" / "test-formal"
+
+
+class _Expr(Elaboratable):
+    def __init__(self, spec):
+        self.spec = spec
+        self.x = Signal(signed(spec.width))
+        self.y = [Signal(signed(40), name=f"y{k}") for k in range(spec.lanes)]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [y.eq(spec_lane_expr(self.spec, k, self.x)) for k, y in enumerate(self.y)]
+        return m
+
+
+def _expr_outputs(spec):
+    """spec_lane_expr of every input code, in every lane, on Amaranth's simulator."""
+    dut = _Expr(spec)
+    codes = np.arange(spec.input_format.min_code, spec.input_format.max_code + 1)
+    out = np.zeros((len(codes), spec.lanes), dtype=np.int64)
+
+    async def bench(ctx):
+        for n, c in enumerate(codes):
+            ctx.set(dut.x, int(c))
+            for k, y in enumerate(dut.y):
+                out[n, k] = ctx.get(y)
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    return codes, out
+
+
+_EXPR_SPECS = (
+    [dict(kind="leaky_relu", width=8, frac=4, out_width=6, out_frac=2, slope="-0.37",
+          rounding=r, overflow=o) for r in ROUNDING_MODES for o in OVERFLOW_MODES]
+    + [dict(kind="relu", width=8, frac=2, out_width=7, out_frac=4, max_value="5.3"),
+       dict(kind="thresholded_relu", width=8, frac=4, threshold="-1.3", out_frac=1,
+            rounding="half_even"),
+       dict(kind="thresholded_relu", width=6, frac=1, threshold="100"),
+       dict(kind="prelu", width=8, frac=3, slopes=("3/8", "-1.25", "0"), lanes=3,
+            out_width=5, out_frac=0, rounding="half_away", overflow="wrap"),
+       dict(kind="leaky_relu", width=8, frac=0, out_frac=3, slope="1/3", slope_frac=6)]
+)
+
+
+@pytest.mark.parametrize("config", _EXPR_SPECS, ids=lambda c: "-".join(
+    str(c.get(k, "")) for k in ("kind", "rounding", "overflow")))
+def test_spec_expression_matches_golden_model(config):
+    # The proofs' independent Amaranth expression of the spec and the NumPy golden model are
+    # two formulations; every 8-bit code must agree in every lane.
+    spec = Spec(**{"lanes": 1, **config})
+    codes, got = _expr_outputs(spec)
+    expected = golden(spec, np.repeat(codes[:, None], spec.lanes, axis=1))
+    bad = np.argwhere(got != expected)
+    assert not len(bad), [(int(codes[b]), int(k), int(expected[b, k]), int(got[b, k]))
+                          for b, k in bad[:5]]
+
+
+def test_builtin_configurations_prove():
+    specs = {name: Spec(**config) for name, config in FORMAL_CONFIGS.items()}
+    # Several configurations: multi-lane, both ready modes, several stage counts.
+    assert {s.ready for s in specs.values()} == {"registered", "combinational"}
+    assert max(s.lanes for s in specs.values()) >= 3
+    assert max(s.stages for s in specs.values()) >= 3
+    assert {s.kind for s in specs.values()} == {"relu", "leaky_relu", "prelu",
+                                                "thresholded_relu"}
+    results = prove_all(specs, workdir=WORKDIR, jobs=2)
+    for r in results:
+        assert r.passed, r.summary() + "\n" + r.log_tail
+        assert r.status == "PASS" and not r.failed and not r.traces
+        assert "successful proof by k-induction" in \
+            (r.workdir / "job" / "logfile.txt").read_text()
+
+
+def test_control_flag_copies_prove():
+    # Five 8-bit lanes, registered: the pipeline may replicate its control flags per lane
+    # group; the harness ties the copies together and the proof still closes.
+    spec = Spec(kind="relu", width=8, frac=4, lanes=5, stages=1, user_width=1)
+    result = prove(spec, name="relu_5lane_groups", workdir=WORKDIR)
+    assert result.passed, result.summary() + "\n" + result.log_tail
+
+
+def test_failure_names_property_and_trace():
+    mutant = next(mu for mu in mutants.MUTANTS if mu.name == "valid_waits")
+    spec = mutant.spec
+    result = prove(spec, name="failing_valid_waits", workdir=WORKDIR,
+                   dut=mutant.pipeline_class()(spec))
+    assert not result.passed
+    assert result.status == "FAIL" and result.returncode == 2
+    assert result.failed == ["head presented within stages cycles"]
+    assert result.traces and all(t.is_file() and t.suffix == ".vcd" for t in result.traces)
+    assert "counterexample trace: " + str(result.traces[0]) in result.summary()
+
+
+def test_harness_rejects_non_spec_and_tmp_workdir():
+    with pytest.raises(TypeError, match="Spec must be a relu_hw.Spec"):
+        FormalHarness("relu")
+    with pytest.raises(ValueError, match="outside /tmp"):
+        prove(Spec(width=8, lanes=1), workdir="/tmp/relu-hw-formal")
+    with pytest.raises(ValueError, match="Proof name"):
+        prove(Spec(width=8, lanes=1), name="a/b", workdir=WORKDIR)
+
+
+def test_harness_names_missing_pipeline_register():
+    mutant = mutants.Mutant(
+        "renamed", "skid flag renamed", "pipeline",
+        (('named("skid_valid", g)', 'named("skid_full", g)'),),
+        dict(kind="relu", width=8, lanes=1), "formal")
+    spec = mutant.spec
+    with pytest.raises(LookupError, match="skid_valid"):
+        prove(spec, name="renamed", workdir=WORKDIR, dut=mutant.pipeline_class()(spec))
+
+
+def test_cli_verify_formal(capsys):
+    assert main(["verify", "--formal", "--proof", "relu_1lane_registered",
+                 "--workdir", str(WORKDIR)]) == 0
+    out = capsys.readouterr().out
+    assert "relu_1lane_registered: PASS" in out and "1/1 proofs passed" in out
+
+
+def test_cli_verify_custom_configuration_json(capsys):
+    import json
+    assert main(["verify", "--formal", "--kind", "leaky_relu", "--slope", "0.25", "--width",
+                 "6", "--frac", "2", "--lanes", "2", "--ready", "combinational",
+                 "--workdir", str(WORKDIR), "--json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["name"] == "leaky_relu_axis" and result["passed"] is True
+
+
+def test_cli_verify_usage_errors(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["verify"])
+    assert e.value.code == 2
+    assert "--formal" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["verify", "--formal", "--proof", "relu_1lane_registered", "--kind", "relu"])
+    assert e.value.code == 2
+    assert "not both" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["verify", "--formal", "--workdir", "/tmp/x", "--proof", "relu_1lane_registered"])
+    assert e.value.code == 2
+    assert "outside /tmp" in capsys.readouterr().err
