@@ -249,3 +249,21 @@ def run_checks(spec, cls, name, workdir=None):
         "comb-ready": check_comb_ready(spec, cls),
         "formal": check_formal(spec, cls, name, workdir),
     }
+
+
+def mutation_table(results):
+    """A Markdown table from ``{mutant name: {check: [problems]}}``."""
+    rows = ["| mutant | what it breaks | caught by |", "|---|---|---|"]
+    for mu in MUTANTS:
+        if mu.name in results:
+            caught = [c for c in CHECKS if results[mu.name][c]]
+            rows.append(f"| {mu.name} | {mu.description} | {', '.join(caught) or 'NOTHING'} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    # python -m tests.mutants: run every check on every mutant and print the table.
+    workdir = Path(__file__).resolve().parent.parent / "build" / "mutation"
+    results = {mu.name: run_checks(mu.spec, mu.pipeline_class(), f"mutant_{mu.name}", workdir)
+               for mu in MUTANTS}
+    print(mutation_table(results))
