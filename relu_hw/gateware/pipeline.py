@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """The stream-to-stream activation pipeline."""
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..spec import Spec
 from .datapath import LaneDatapath
 
-__all__ = ["payload_layout", "ActivationPipeline"]
+__all__ = ["payload_layout", "ActivationPipeline", "CONTROL_GROUP_BITS"]
+
+#: With registered ready, one copy of the control flip-flops per this many data bits (at least
+#: one lane): bounds the fanout of each valid flag, which otherwise limits Fmax of wide blocks.
+CONTROL_GROUP_BITS = 16
 
 
 def payload_layout(lane_shape, lanes, user_width):
@@ -43,6 +47,11 @@ class ActivationPipeline(wiring.Component):
 
     Only the valid flags (pipeline and skid buffer) are reset; data registers are not, so that
     a zeroing multiplexer can use the flip-flops' synchronous reset instead of logic.
+
+    With ``ready="registered"`` the valid flags are kept in one copy per group of lanes of about
+    :data:`CONTROL_GROUP_BITS` data bits (``skid_valid``, ``stage{j}_valid`` for group 0,
+    ``skid_valid_g{g}``, ``stage{j}_valid_g{g}`` for the others); the copies always agree, and
+    each drives only its own lanes' multiplexers and enables, so Fmax holds up as lanes grow.
     """
 
     def __init__(self, spec):
@@ -69,21 +78,46 @@ class ActivationPipeline(wiring.Component):
         spec = self._spec
         lanes = [LaneDatapath(spec, k) for k in range(spec.lanes)]
 
+        # With registered ready, the control flip-flops (skid and stage valid flags) are copied
+        # once per group of lanes holding about CONTROL_GROUP_BITS data bits, so that no flag
+        # drives more than its group's multiplexers and enables: a single flag driving every
+        # lane held Fmax at 64 lanes to two thirds of one lane's. The copies are always equal;
+        # group 0's carry the plain names (skid_valid, stage{j}_valid, stage{j}_en).
+        registered = spec.ready == "registered"
+        per_group = max(1, CONTROL_GROUP_BITS // spec.width) if registered else spec.lanes
+        groups = -(-spec.lanes // per_group)
+
+        def group_of(name):
+            # Lane values are named lane{k}_...; sideband fields belong to group 0.
+            if name.startswith("lane"):
+                return int(name[4:name.index("_")]) // per_group
+            return 0
+
+        def named(base, g):
+            return base if g == 0 else f"{base}_g{g}"
+
         # Stage 0 is the input of the first register stage: the stream input, or the skid
         # buffer in front of it.
-        if spec.ready == "registered":
-            skid_valid = Signal(name="skid_valid")
+        if registered:
+            skid_valids = [Signal(name=named("skid_valid", g)) for g in range(groups)]
             skid = Signal(self.i.payload.shape(), name="skid_payload", reset_less=True)
-            in_valid = skid_valid | self.i.valid
+            in_valids = [skid_valid | self.i.valid for skid_valid in skid_valids]
             in_payload = Signal(self.i.payload.shape(), name="stage0_payload")
-            m.d.comb += in_payload.eq(self.i.payload)
-            with m.If(skid_valid):
-                m.d.comb += in_payload.eq(skid)
-            m.d.comb += self.i.ready.eq(~skid_valid)
-            with m.If(~skid_valid):
-                m.d.sync += skid.eq(self.i.payload)
+            fields = [("last", 0)] + ([("user", 0)] if spec.user_width else [])
+            for name, g in fields:
+                m.d.comb += getattr(in_payload, name).eq(
+                    Mux(skid_valids[g], getattr(skid, name), getattr(self.i.payload, name)))
+                with m.If(~skid_valids[g]):
+                    m.d.sync += getattr(skid, name).eq(getattr(self.i.payload, name))
+            for k in range(spec.lanes):
+                g = k // per_group
+                m.d.comb += in_payload.data[k].eq(
+                    Mux(skid_valids[g], skid.data[k], self.i.payload.data[k]))
+                with m.If(~skid_valids[g]):
+                    m.d.sync += skid.data[k].eq(self.i.payload.data[k])
+            m.d.comb += self.i.ready.eq(~skid_valids[0])
         else:
-            in_valid = self.i.valid
+            in_valids = [self.i.valid]
             in_payload = self.i.payload
 
         def sideband(payload):
@@ -111,41 +145,44 @@ class ActivationPipeline(wiring.Component):
             return out
 
         values = prepare(in_payload)
-        valid = in_valid
+        valid = in_valids
         enables, valids = [], []
         for stage in range(1, spec.stages + 1):
             if stage == spec.stages:
                 values = finish(values)
-            en = Signal(name=f"stage{stage}_en")
-            stage_valid = Signal(name=f"stage{stage}_valid")
-            enables.append(en)
-            valids.append(stage_valid)
+            ens = [Signal(name=named(f"stage{stage}_en", g)) for g in range(groups)]
+            stage_valids = [Signal(name=named(f"stage{stage}_valid", g)) for g in range(groups)]
+            enables.append(ens)
+            valids.append(stage_valids)
             regs = {}
             for name, v in values.items():
                 reg = Signal(v.shape(), name=f"stage{stage}_{name}", reset_less=True)
-                with m.If(en):
+                with m.If(ens[group_of(name)]):
                     m.d.sync += reg.eq(v)
                 regs[name] = reg
-            with m.If(en):
-                m.d.sync += stage_valid.eq(valid)
-            values, valid = regs, stage_valid
+            for en, stage_valid, prev in zip(ens, stage_valids, valid):
+                with m.If(en):
+                    m.d.sync += stage_valid.eq(prev)
+            values, valid = regs, stage_valids
 
         # A stage advances when it is empty or its successor takes its beat.
-        downstream_ready = self.o.ready
-        for en, stage_valid in zip(reversed(enables), reversed(valids)):
-            m.d.comb += en.eq(~stage_valid | downstream_ready)
-            downstream_ready = en
+        downstream_ready = [self.o.ready] * groups
+        for ens, stage_valids in zip(reversed(enables), reversed(valids)):
+            for en, stage_valid, ready in zip(ens, stage_valids, downstream_ready):
+                m.d.comb += en.eq(~stage_valid | ready)
+            downstream_ready = ens
         first_en = enables[0]
 
-        if spec.ready == "registered":
+        if registered:
             # The skid buffer holds a beat exactly when one arrived while stage 1 was stalled,
             # and keeps it until stage 1 takes it.
-            m.d.sync += skid_valid.eq(~first_en & (skid_valid | self.i.valid))
+            for skid_valid, en in zip(skid_valids, first_en):
+                m.d.sync += skid_valid.eq(~en & (skid_valid | self.i.valid))
         else:
-            m.d.comb += self.i.ready.eq(first_en)
+            m.d.comb += self.i.ready.eq(first_en[0])
 
         m.d.comb += [
-            self.o.valid.eq(valid),
+            self.o.valid.eq(valid[0]),
             self.o.payload.last.eq(values["last"]),
         ]
         if spec.user_width:
