@@ -201,6 +201,21 @@ def test_second_build_comes_from_the_cache():
     assert sorted(p.name for p in cache_dir().iterdir()) == folders
 
 
+def test_two_processes_building_at_once():
+    # Both compile the same new model at the same time; both must load the one published.
+    code = ("from relu_hw.verilator import build_model; from relu_hw.spec import Spec; "
+            "print(build_model(Spec(kind='relu', width=10, frac=3, lanes=7)).path)")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+             for _ in range(2)]
+    outs = [p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    paths = {out.strip() for out, _ in outs}
+    assert len(paths) == 1
+    leftovers = [p.name for p in cache_dir().iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
 def test_vcd_from_a_traced_build(tmp_path):
     spec = EQUIVALENCE[1]
     stim = make_stimulus(spec, beats=20, seed=4, valid_prob=0.5, ready_prob=0.5)
