@@ -20,7 +20,9 @@ generated C++ itself instead of through ``verilated.mk``.
 """
 
 import ctypes
+import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -208,11 +210,15 @@ def find_top(text, names, top=None):
                      f"({', '.join(fits)}); name the top module")
 
 
-def _check_ports(header, spec, top):
-    """Compare the ports Verilator declared in ``Vmodel.h`` with those of ``spec``."""
-    found = {m.group(3): ({"IN": "input", "OUT": "output"}.get(m.group(1), "inout"),
-                          int(m.group(4)) - int(m.group(5)) + 1)
-             for m in _PORT_DECL.finditer(header)}
+def _declared_ports(header):
+    """``{name: [direction, width]}`` of the ports Verilator declared in ``Vmodel.h``."""
+    return {m.group(3): [{"IN": "input", "OUT": "output"}.get(m.group(1), "inout"),
+                         int(m.group(4)) - int(m.group(5)) + 1]
+            for m in _PORT_DECL.finditer(header)}
+
+
+def _check_ports(found, spec, top):
+    """Compare a model's ports (from :func:`_declared_ports`) with those of ``spec``."""
     for name, port in ports(spec).items():
         if name not in found:
             raise ValueError(f"Module {top!r} has no port {name!r}, which this configuration "
@@ -242,11 +248,10 @@ class Model:
     run in threads.
     """
 
-    def __init__(self, spec, path, trace):
+    def __init__(self, spec, path, trace, lib):
         self._spec = spec
         self._path = Path(path)
         self._trace = trace
-        lib = ctypes.CDLL(str(self._path))
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
         lib.relu_hw_tdata_words.argtypes = [i64]
         lib.relu_hw_tdata_words.restype = i64
@@ -366,7 +371,13 @@ def unpack_tdata(words, lane_bits, lanes):
     return np.where(u >= half, u - (1 << lane_bits), u)
 
 
+#: Shared libraries loaded in this process, by cache key.
 _loaded = {}
+
+
+@functools.lru_cache(maxsize=64)
+def _generated(spec):
+    return to_verilog(spec)
 
 
 def build_model(spec, verilog=None, top=None, trace=False):
@@ -393,7 +404,7 @@ def build_model(spec, verilog=None, top=None, trace=False):
     if top is not None and not isinstance(top, str):
         raise TypeError(f"Top module must be a string, not {top!r}")
     if verilog is None:
-        text, source = to_verilog(spec), None
+        text, source = _generated(spec), None
         top = spec.name
     else:
         source = Path(verilog)
@@ -409,16 +420,17 @@ def build_model(spec, verilog=None, top=None, trace=False):
         text, harness, _verilator_version(), str(root), top, repr(_VERILATOR_FLAGS),
         repr(_CXXFLAGS), repr(_defines(trace, user)),
     ]).encode()).hexdigest()[:24]
-    if key in _loaded:
-        return _loaded[key]
     env = _tool_env(root)
     runtime = _runtime(root, trace, env)
 
+    # Verilator's messages name the file: keep the user's file name.
+    filename = source.name if source is not None else f"{spec.name}.v"
+
     def build(folder):
-        (folder / "top.v").write_text(text)
+        (folder / filename).write_text(text)
         (folder / "harness.cpp").write_text(harness)
         cmd = [str(root / "bin" / "verilator"), *_VERILATOR_FLAGS, "--top-module", top,
-               "-Mdir", "obj", "top.v"]
+               "-Mdir", "obj", filename]
         if trace:
             cmd.insert(1, "--trace")
         if source is not None:
@@ -429,8 +441,9 @@ def build_model(spec, verilog=None, top=None, trace=False):
             if source is None:
                 raise
             raise ValueError(f"Verilator cannot compile {str(source)!r}: {e}") from None
-        header = (folder / "obj" / "Vmodel.h").read_text()
-        _check_ports(header, spec, top)
+        found = _declared_ports((folder / "obj" / "Vmodel.h").read_text())
+        _check_ports(found, spec, top)  # fail before compiling
+        (folder / "ports.json").write_text(json.dumps(found))
         # One translation unit for the model and harness: quicker to build than Verilator's
         # make flow for designs of this size, and free of its PCH flag bug.
         sources = sorted(p.name for p in (folder / "obj").glob("Vmodel*.cpp"))
@@ -444,9 +457,11 @@ def build_model(spec, verilog=None, top=None, trace=False):
         (folder / "model.o").unlink()
 
     folder = _build_in_cache(f"model-{key}", build)
-    model = Model(spec, folder / "model.so", trace)
-    _loaded[key] = model
-    return model
+    # The same Verilog may be checked against several configurations: check every time.
+    _check_ports(json.loads((folder / "ports.json").read_text()), spec, top)
+    if key not in _loaded:
+        _loaded[key] = ctypes.CDLL(str(folder / "model.so"))
+    return Model(spec, folder / "model.so", trace, _loaded[key])
 
 
 def run_verilator(spec, stim, vcd=None, verilog=None, top=None):

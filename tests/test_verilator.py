@@ -308,7 +308,11 @@ def test_top_module_discovery():
 
 def test_wrong_port_width_is_reported(tmp_path):
     path = tmp_path / "narrow.v"
-    path.write_text(to_verilog(Spec(kind="relu", width=8, frac=4, lanes=1)))
+    narrow = Spec(kind="relu", width=8, frac=4, lanes=1)
+    path.write_text(to_verilog(narrow))
+    # Built and cached for the configuration it fits, it must still be refused for another.
+    assert run_verilator(narrow, make_stimulus(narrow, beats=10), verilog=path).data.shape \
+        == (10, 1)
     stim = make_stimulus(BUGGY_SPEC, beats=10)
     with pytest.raises(ValueError, match=r"Port 's_axis_tdata' of module 'relu_axis' is an "
                                          r"input of 8 bits; this configuration needs an input "
