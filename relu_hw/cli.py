@@ -114,13 +114,17 @@ def build_parser():
                                "and backpressure, check every output beat against the NumPy "
                                "golden model, and report throughput and latency. Exit status "
                                "1 on any mismatch.")
-    sub.add_parser("build", parents=[spec_options, out, _sim_parser(0.7, 0.7), json_out],
+    build = sub.add_parser(
+                   "build", parents=[spec_options, out, _sim_parser(0.7, 0.7), json_out],
                    help="generate + simulate + report (the main job)",
                    description="Generate Verilog and manifest, simulate at full rate and under "
                                "random handshakes, and write a report, all into the output "
                                "folder. With no options, builds the embedded default.")
     from . import verify_cli
     verify_cli.register(sub, spec_options, spec_from_args)
+    from .flows import commands as flow_commands
+    flow_commands.add_build_options(build)
+    flow_commands.register(sub, spec_options, spec_from_args)
     return parser
 
 
@@ -237,23 +241,25 @@ def cmd_build(args):
     stressed = _run_sim(spec, args, args.valid_prob, args.ready_prob, vcd=args.vcd)
     report = {"manifest": man, "simulation": {"full_rate": full.as_dict(),
                                               "random_handshakes": stressed.as_dict()}}
+    from .flows.commands import build_summary
+    report["synthesis"], synthesis = build_summary(spec, args.output, args.synth_target)
     files = {
         f"{spec.name}.v": verilog_text,
         f"{spec.name}.json": to_json(man),
         f"{spec.name}.report.json": to_json(report),
-        f"{spec.name}.report.md": _report_markdown(spec, man, full, stressed),
+        f"{spec.name}.report.md": _report_markdown(spec, man, full, stressed, synthesis),
     }
     written = write_text_files(args.output, files)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(_report_markdown(spec, man, full, stressed), end="")
+        print(_report_markdown(spec, man, full, stressed, synthesis), end="")
         for path in written:
             print(f"wrote {path}")
     return 0 if full.passed and stressed.passed else 1
 
 
-def _report_markdown(spec, man, full, stressed):
+def _report_markdown(spec, man, full, stressed, synthesis=""):
     rows = [
         ("kind", f"{spec.kind}: {specmod.KINDS[spec.kind]}"),
         ("lanes", spec.lanes),
@@ -280,7 +286,7 @@ def _report_markdown(spec, man, full, stressed):
     out += ["", f"Ports: {ports}", "", "## Simulation against the golden model", ""]
     for title, result in (("Full rate", full), ("Random handshakes", stressed)):
         out += [f"### {title}", "", "```", _sim_summary(result), "```", ""]
-    return "\n".join(out)
+    return "\n".join(out) + (f"\n{synthesis}" if synthesis else "")
 
 
 def main(argv=None):

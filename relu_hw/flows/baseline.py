@@ -1,0 +1,250 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Baselines of record: reports for a small fixed set of configurations and targets, checked in
+under ``fpga/``; a comparison of fresh runs against them; and the results table generated from
+them.
+
+``fpga/baselines.toml`` lists the points (``[[baseline]]`` tables with ``id``, ``target``,
+optional ``speed`` and ``seeds``, and a ``config`` table of :class:`~relu_hw.spec.Spec`
+options). ``fpga/reports/<id>.json`` holds each point's report; ``fpga/RESULTS.md`` the table.
+"""
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..spec import Spec
+from .report import DEFAULT_SEEDS, check_flow_args, run_flow
+from .targets import TARGETS
+
+__all__ = ["Point", "load_points", "compare", "record", "results_table", "FMAX_TOLERANCE",
+           "REGENERATE_COMMAND", "VOLATILE_KEYS"]
+
+#: A fresh median Fmax this fraction below the baseline's is a regression.
+FMAX_TOLERANCE = 0.10
+REGENERATE_COMMAND = "relu-hw baseline --update"
+#: Report fields that change from run to run and are not recorded.
+VOLATILE_KEYS = ("seconds", "workdir")
+
+
+@dataclass(frozen=True)
+class Point:
+    id: str
+    target: str
+    config: dict
+    speed: int | None = None
+    seeds: int = DEFAULT_SEEDS
+
+    @property
+    def spec(self):
+        return Spec(**self.config)
+
+
+def load_points(directory):
+    """The points of ``directory/baselines.toml``; :exc:`ValueError` names what is wrong."""
+    path = Path(directory) / "baselines.toml"
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as e:
+        raise ValueError(f"Cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path} is not valid TOML: {e}") from None
+    points, seen = [], set()
+    for entry in table.get("baseline", []):
+        try:
+            point = Point(id=entry["id"], target=entry["target"], config=dict(entry["config"]),
+                          speed=entry.get("speed"), seeds=entry.get("seeds", DEFAULT_SEEDS))
+        except KeyError as e:
+            raise ValueError(f"{path}: a [[baseline]] lacks {e.args[0]!r}") from None
+        if point.id in seen:
+            raise ValueError(f"{path}: baseline id {point.id!r} appears twice")
+        seen.add(point.id)
+        try:
+            check_flow_args(point.target, point.speed, point.seeds)
+            point.spec
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: baseline {point.id!r}: {e}") from None
+        points.append(point)
+    if not points:
+        raise ValueError(f"{path} defines no [[baseline]] points")
+    return points
+
+
+def run_point(point, workdir, jobs=1):
+    report = run_flow(point.spec, point.target, Path(workdir) / point.id, speed=point.speed,
+                      seeds=point.seeds, jobs=jobs)
+    return {k: v for k, v in report.items() if k not in VOLATILE_KEYS}
+
+
+def report_path(directory, point_id):
+    return Path(directory) / "reports" / f"{point_id}.json"
+
+
+def record(directory, point_id, report):
+    """Write ``report`` as the baseline of ``point_id`` under ``directory``."""
+    path = report_path(directory, point_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load_report(directory, point_id):
+    path = report_path(directory, point_id)
+    try:
+        return json.loads(path.read_text())
+    except OSError:
+        raise ValueError(f"No baseline report {path}; run {REGENERATE_COMMAND}") from None
+
+
+def compare(baseline, fresh, tolerance=FMAX_TOLERANCE, timing=True):
+    """Regressions of ``fresh`` against ``baseline`` (two reports), as sentences: any growth of
+    the LUT or flip-flop count, and a median Fmax more than ``tolerance`` below the
+    baseline's (only with ``timing``: pass ``False`` for a fresh run that was not placed). An
+    empty list means no regression."""
+    problems = []
+    for key, label in (("lut", "LUT"), ("ff", "flip-flop")):
+        old, new = baseline["totals"][key], fresh["totals"][key]
+        if new > old:
+            problems.append(f"{label} count grew from {old} to {new}")
+    old_f, new_f = baseline.get("fmax_mhz"), fresh.get("fmax_mhz")
+    if not timing:
+        return problems
+    if old_f and not new_f:
+        problems.append(f"Fmax is missing (baseline median {old_f['median']:.1f} MHz)")
+    elif old_f and new_f and new_f["median"] < (1 - tolerance) * old_f["median"]:
+        problems.append(f"median Fmax fell from {old_f['median']:.1f} to "
+                        f"{new_f['median']:.1f} MHz, more than {tolerance:.0%} below the "
+                        f"baseline")
+    return problems
+
+
+def _describe(cfg):
+    text = f"{cfg['kind']} {cfg['width']}-bit x{cfg['lanes']}, ready {cfg['ready']}"
+    if cfg.get("stages", 1) != 1:
+        text += f", {cfg['stages']} stages"
+    if cfg.get("slope") is not None:
+        text += f", slope {cfg['slope']}"
+    if cfg.get("slope_impl", "auto") != "auto":
+        text += f" ({cfg['slope_impl']})"
+    return text
+
+
+def results_table(directory):
+    """Markdown of ``directory``'s recorded reports: the "Resources and timing" table."""
+    points = load_points(directory)
+    reports = [(p, load_report(directory, p.id)) for p in points]
+    tools = sorted({v for _, r in reports for v in r["tools"].values()})
+    lines = [
+        "# Resources and timing", "",
+        f"Generated from the reports of record in `fpga/reports/` by `relu-hw baseline "
+        f"--table` (regenerate the reports and this table with `{REGENERATE_COMMAND}`). "
+        f"Not typed by hand.", "",
+        "| configuration | target | LUT | FF | DSP | carry | LUT/bit | FF/bit "
+        "| Fmax MHz median (min-max, seeds) | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for point, r in reports:
+        t, tgt, f = r["totals"], r["target"], r["fmax_mhz"]
+        target = tgt["name"] + (f" -{tgt['speed']}" if tgt["speed"] is not None else "")
+        fmax = (f"{f['median']:.1f} ({f['min']:.1f}-{f['max']:.1f}, {len(f['seeds'])})"
+                if f else "synthesis only")
+        notes = []
+        if tgt["out_of_context"]:
+            notes.append("out of context")
+        if tgt["harness"]:
+            notes.append("in harness (ports exceed pins)")
+        if r.get("slope_impls"):
+            notes.append("slope " + "/".join(r["slope_impls"]))
+        lines.append(f"| {_describe(r['configuration'])} | {target} | {t['lut']} | {t['ff']} | "
+                     f"{t['dsp']} | {t['carry']} | {r['per_data_bit']['lut']:.2f} | "
+                     f"{r['per_data_bit']['ff']:.2f} | {fmax} | {', '.join(notes)} |")
+    lines += ["", "LUT counts ECP5 PFUMX/L6MUX21 as LUTs; carry counts CCU2C (ECP5), SB_CARRY "
+              "(iCE40) or CARRY4 (xilinx) cells. Per-bit figures divide by lanes x width. Fmax "
+              "is the router's achieved maximum for the block's clock with the constraint set "
+              "above reach; placed out of context (ECP5), paths to and from ports are not "
+              "timed.", "", "Tools: " + "; ".join(tools), ""]
+    return "\n".join(lines)
+
+
+def write_table(directory):
+    path = Path(directory) / "RESULTS.md"
+    path.write_text(results_table(directory))
+    return path
+
+
+def known_targets():
+    return tuple(TARGETS)
+
+
+def register_baseline(subparsers, usage_error):
+    """Add ``baseline`` to ``subparsers``."""
+    import os
+    import sys
+
+    p = subparsers.add_parser(
+        "baseline", help="regenerate or check the FPGA baselines of record (fpga/)",
+        description="With --update, run every point of fpga/baselines.toml and record its "
+                    "report in fpga/reports/, then regenerate fpga/RESULTS.md. With --check, "
+                    "run them afresh and compare: exit status 1 if a LUT or flip-flop count "
+                    "grew or a median Fmax fell more than 10%. With --table, only regenerate "
+                    "fpga/RESULTS.md from the recorded reports.")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--update", action="store_true", help="rerun and record every point")
+    mode.add_argument("--check", action="store_true", help="rerun and compare, record nothing")
+    mode.add_argument("--table", action="store_true", help="regenerate RESULTS.md only")
+    p.add_argument("--dir", type=Path, default=Path("fpga"), metavar="DIR",
+                   help="the baselines folder (default fpga)")
+    p.add_argument("--only", action="append", metavar="ID",
+                   help="only this point (repeatable)")
+    p.add_argument("--workdir", type=Path, default=Path("build") / "flows" / "baseline",
+                   metavar="DIR", help="tool work folder, outside /tmp (default "
+                                       "build/flows/baseline)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="place-and-route runs at a time (default: the machine's cores)")
+
+    def handler(args):
+        from .tools import ToolError, check_workdir
+        try:
+            points = load_points(args.dir)
+            if args.table:
+                print(f"wrote {write_table(args.dir)}")
+                return 0
+            if args.jobs < 1:
+                raise ValueError(f"--jobs must be a positive integer, not {args.jobs}")
+            if args.only:
+                unknown = sorted(set(args.only) - {p.id for p in points})
+                if unknown:
+                    raise ValueError(f"Unknown baseline id {unknown[0]!r}; ids are "
+                                     f"{', '.join(p.id for p in points)}")
+                points = [p for p in points if p.id in args.only]
+            check_workdir(args.workdir)
+            baselines = {} if args.update else {p.id: load_report(args.dir, p.id)
+                                                 for p in points}
+        except ValueError as e:
+            raise usage_error(str(e)) from None
+        failed = 0
+        for point in points:
+            try:
+                fresh = run_point(point, args.workdir, jobs=args.jobs)
+            except ToolError as e:
+                print(f"{point.id}: ERROR {e}", file=sys.stderr)
+                failed += 1
+                continue
+            f = fresh["fmax_mhz"]
+            summary = (f"lut {fresh['totals']['lut']}, ff {fresh['totals']['ff']}, Fmax "
+                       + (f"{f['median']:.1f} MHz" if f else "-"))
+            if args.update:
+                print(f"{point.id}: {summary}; wrote {record(args.dir, point.id, fresh)}")
+            else:
+                problems = compare(baselines[point.id], fresh)
+                failed += bool(problems)
+                print(f"{point.id}: {'REGRESSION' if problems else 'ok'} ({summary})"
+                      + "".join(f"\n  {p}" for p in problems))
+        if args.update and not failed:
+            print(f"wrote {write_table(args.dir)}")
+        return 1 if failed else 0
+
+    p.set_defaults(handler=handler)

@@ -1,0 +1,325 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Sweeps: run the flow over a grid of configurations and targets, in parallel, and tabulate
+and plot the results. Points that fail (a bad combination of options, a tool error) are kept in
+the results with their error, never dropped."""
+
+import csv
+import io
+import itertools
+import json
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..spec import Spec
+from .report import check_flow_args, run_flow
+from .tools import ToolError, check_workdir
+
+__all__ = ["grid", "run_sweep", "SweepPoint", "to_csv", "to_markdown", "plot",
+           "write_outputs", "FLOW_KEYS"]
+
+#: Grid keys that belong to the flow rather than the spec.
+FLOW_KEYS = ("target", "speed")
+CSV_COLUMNS = ("index", "status", "kind", "width", "lanes", "stages", "ready", "target", "speed",
+               "lut", "ff", "dsp", "bram", "carry", "lut_per_bit", "ff_per_bit",
+               "fmax_median", "fmax_min", "fmax_max", "options", "error")
+
+
+@dataclass
+class SweepPoint:
+    index: int
+    options: dict           # spec options of this point
+    target: str
+    speed: int | None
+    report: dict | None = None
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return self.report is not None
+
+    def row(self):
+        r, o = self.report, self.options
+        spec_defaults = Spec().options()
+        row = {"index": self.index, "status": "ok" if self.ok else "failed",
+               "target": self.target, "speed": self.speed, "error": self.error or "",
+               "options": json.dumps(o, sort_keys=True)}
+        for key in ("kind", "width", "lanes", "stages", "ready"):
+            row[key] = o.get(key, spec_defaults[key])
+        if r:
+            row.update({k: r["totals"][k] for k in ("lut", "ff", "dsp", "bram", "carry")})
+            row["lut_per_bit"], row["ff_per_bit"] = (r["per_data_bit"]["lut"],
+                                                     r["per_data_bit"]["ff"])
+            f = r["fmax_mhz"]
+            if f:
+                row.update(fmax_median=f["median"], fmax_min=f["min"], fmax_max=f["max"])
+            if self.speed is None:
+                row["speed"] = r["target"]["speed"]
+        return {c: row.get(c, "") for c in CSV_COLUMNS}
+
+    def as_dict(self):
+        return {"index": self.index, "status": "ok" if self.ok else "failed",
+                "options": self.options, "target": self.target, "speed": self.speed,
+                "error": self.error, "report": self.report}
+
+
+def grid(values):
+    """Every combination of ``values`` (``{key: [v, ...]}``, keys in order), as a list of
+    dicts."""
+    keys = list(values)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(values[k] for k in keys))]
+
+
+def _run_point(point, workdir, seeds, freq):
+    try:
+        spec = Spec(**point.options)
+        point.report = run_flow(spec, point.target, Path(workdir) / f"p{point.index:04d}",
+                                speed=point.speed, seeds=seeds, freq=freq, jobs=1)
+    except (TypeError, ValueError, ToolError) as e:
+        point.error = str(e)
+    return point
+
+
+def run_sweep(combos, workdir, seeds=1, freq=None, jobs=1, progress=None):
+    """Run the flow for every combination (dicts of spec options plus ``target`` and optional
+    ``speed``), ``jobs`` points at a time, in ``workdir`` (outside ``/tmp``). ``progress(done,
+    total, failed)`` is called as points finish. Returns :class:`SweepPoint`\\ s in grid
+    order."""
+    workdir = check_workdir(workdir)
+    points = []
+    for i, combo in enumerate(combos):
+        options = {k: v for k, v in combo.items() if k not in FLOW_KEYS}
+        points.append(SweepPoint(i, options, combo["target"], combo.get("speed")))
+    for point in points:
+        # Flow options are checked up front: they are the same mistake for every point.
+        check_flow_args(point.target, point.speed, seeds, freq)
+    done = failed = 0
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(_run_point, p, workdir, seeds, freq) for p in points]
+        for future in as_completed(futures):
+            done += 1
+            failed += not future.result().ok
+            if progress is not None:
+                progress(done, len(points), failed)
+    return points
+
+
+def to_csv(points):
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for p in points:
+        writer.writerow(p.row())
+    return out.getvalue()
+
+
+def _varying(points):
+    """Option keys whose value differs between points (what a table or plot must show)."""
+    keys = {}
+    for p in points:
+        for k, v in {**p.options, "target": p.target, "speed": p.speed}.items():
+            keys.setdefault(k, set()).add(json.dumps(v))
+    return [k for k, vals in keys.items() if len(vals) > 1]
+
+
+def to_markdown(points):
+    ok = [p for p in points if p.ok]
+    bad = [p for p in points if not p.ok]
+    lines = [f"# Sweep: {len(points)} points, {len(ok)} ok, {len(bad)} failed", "",
+             "| # | kind | width | lanes | stages | ready | target | lut | ff | dsp | carry "
+             "| lut/bit | ff/bit | Fmax median (min-max) |",
+             "|---:|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for p in ok:
+        r = p.row()
+        fmax = (f"{r['fmax_median']:.1f} ({r['fmax_min']:.1f}-{r['fmax_max']:.1f})"
+                if r["fmax_median"] != "" else "synthesis only")
+        target = r["target"] + (f" -{r['speed']}" if r["speed"] not in ("", None) else "")
+        lines.append(f"| {r['index']} | {r['kind']} | {r['width']} | {r['lanes']} | "
+                     f"{r['stages']} | {r['ready']} | {target} | {r['lut']} | {r['ff']} | "
+                     f"{r['dsp']} | {r['carry']} | {r['lut_per_bit']:.2f} | "
+                     f"{r['ff_per_bit']:.2f} | {fmax} |")
+    if bad:
+        lines += ["", "## Failed points", "", "| # | options | target | error |",
+                  "|---:|---|---|---|"]
+        for p in bad:
+            lines.append(f"| {p.index} | `{json.dumps(p.options, sort_keys=True)}` | "
+                         f"{p.target} | {p.error.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(points, outdir):
+    """PNG plots against lane count, one line per combination of the other varying options:
+    ``sweep_resources.png`` (LUT and FF) and ``sweep_fmax.png``. Returns the paths written
+    (none when fewer than two lane counts succeeded)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    ok = [p for p in points if p.ok]
+    if len({p.options.get("lanes", Spec().lanes) for p in ok}) < 2:
+        return []
+    others = [k for k in _varying(ok) if k != "lanes"]
+    series = {}
+    for p in ok:
+        r = p.row()
+        label = ", ".join(f"{k}={r[k] if k in r else p.options.get(k)}" for k in others)
+        series.setdefault(label or r["kind"], []).append(r)
+    outdir = Path(outdir)
+    written = []
+    fig = Figure(figsize=(11, 4.5))
+    ax_lut, ax_ff = fig.subplots(1, 2)
+    for label, rows in sorted(series.items()):
+        rows = sorted(rows, key=lambda r: r["lanes"])
+        lanes = [r["lanes"] for r in rows]
+        ax_lut.plot(lanes, [r["lut"] for r in rows], marker="o", label=label)
+        ax_ff.plot(lanes, [r["ff"] for r in rows], marker="o", label=label)
+    for ax, name in ((ax_lut, "LUT"), (ax_ff, "FF")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("lanes")
+        ax.set_ylabel(name)
+        ax.set_title(f"{name} vs lanes")
+        ax.grid(True, alpha=0.3)
+    ax_lut.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(outdir / "sweep_resources.png", dpi=100)
+    written.append(outdir / "sweep_resources.png")
+
+    placed = {k: [r for r in rows if r["fmax_median"] != ""] for k, rows in series.items()}
+    if any(placed.values()):
+        fig = Figure(figsize=(6.5, 4.5))
+        ax = fig.subplots()
+        for label, rows in sorted(placed.items()):
+            if not rows:
+                continue
+            rows = sorted(rows, key=lambda r: r["lanes"])
+            lanes = [r["lanes"] for r in rows]
+            ax.errorbar(lanes, [r["fmax_median"] for r in rows],
+                        yerr=[[r["fmax_median"] - r["fmax_min"] for r in rows],
+                              [r["fmax_max"] - r["fmax_median"] for r in rows]],
+                        marker="o", capsize=3, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("lanes")
+        ax.set_ylabel("Fmax (MHz), median with min-max")
+        ax.set_title("Fmax vs lanes")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        fig.savefig(outdir / "sweep_fmax.png", dpi=100)
+        written.append(outdir / "sweep_fmax.png")
+    return written
+
+
+def write_outputs(points, outdir):
+    """Write ``sweep.csv``, ``sweep.json``, ``sweep.md`` and the plots into ``outdir``."""
+    from ..generate import write_text_files
+    outdir = Path(outdir)
+    written = write_text_files(outdir, {
+        "sweep.csv": to_csv(points),
+        "sweep.json": json.dumps([p.as_dict() for p in points], indent=2) + "\n",
+        "sweep.md": to_markdown(points),
+    })
+    return written + plot(points, outdir)
+
+
+def register_sweep(subparsers, spec_options_parent, flow_options, usage_error):
+    """Add ``sweep`` to ``subparsers``: every configuration option, ``--target`` and
+    ``--speed`` take comma lists (``--slopes`` takes ``;``-separated lists of comma lists)."""
+    import argparse
+    import os
+    import sys
+
+    spec_actions = [a for a in spec_options_parent._actions
+                    if a.option_strings and a.dest not in ("help", "config")]
+    p = subparsers.add_parser(
+        "sweep", help="run synth over a grid of options, in parallel",
+        description="Run the synthesis flow for every combination of the given values (each "
+                    "configuration option, --target and --speed take a comma-separated list; "
+                    "--slopes takes ';'-separated lists), the machine's cores at a time, and "
+                    "write sweep.csv, sweep.json, sweep.md and PNG plots (LUT and FF vs lanes, "
+                    "Fmax vs lanes). Failed points are listed with their error; exit status 1 "
+                    "if any failed.")
+    group = p.add_argument_group("grid (comma-separated lists)")
+    for action in spec_actions:
+        group.add_argument(*action.option_strings, dest=action.dest, default=None,
+                           metavar="LIST", help=action.help)
+    flow = p.add_argument_group("FPGA flow")
+    from .targets import DEFAULT_TARGET
+    flow.add_argument("--target", default=DEFAULT_TARGET, metavar="LIST",
+                      help=f"targets (default {DEFAULT_TARGET})")
+    flow.add_argument("--speed", default=None, metavar="LIST", help="speed grades")
+    flow.add_argument("--seeds", type=int, default=1,
+                      help="placement seeds per point (default 1)")
+    flow.add_argument("--freq", type=float, default=None, metavar="MHZ",
+                      help="clock constraint for nextpnr (default: per target)")
+    flow.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                      help="points at a time (default: the machine's cores)")
+    p.add_argument("-o", "--output", type=Path, default=Path("build") / "sweep", metavar="DIR",
+                   help="output folder (default build/sweep)")
+    p.add_argument("--workdir", type=Path, default=Path("build") / "flows" / "sweep",
+                   metavar="DIR", help="tool work folder, outside /tmp")
+
+    def handler(args):
+        values = {}
+        try:
+            for action in spec_actions:
+                text = getattr(args, action.dest)
+                if text is None:
+                    continue
+                sep = ";" if action.dest == "slopes" else ","
+                items = [t.strip() for t in text.split(sep)]
+                if any(not t for t in items):
+                    raise ValueError(f"--{action.dest.replace('_', '-')} has an empty item in "
+                                     f"{text!r}")
+                conv = action.type or str
+                try:
+                    items = [conv(t) for t in items]
+                except ValueError:
+                    raise ValueError(f"--{action.dest.replace('_', '-')} must be a list of "
+                                     f"{conv.__name__} values, not {text!r}") from None
+                if action.choices:
+                    for t in items:
+                        if t not in action.choices:
+                            raise ValueError(f"--{action.dest.replace('_', '-')} values must "
+                                             f"be among {', '.join(action.choices)}, not "
+                                             f"{t!r}")
+                if action.dest == "slopes":
+                    items = [tuple(s.strip() for s in t.split(",")) for t in items]
+                values[action.dest] = items
+            values["target"] = [t.strip() for t in args.target.split(",")]
+            if args.speed is not None:
+                try:
+                    values["speed"] = [int(s) for s in args.speed.split(",")]
+                except ValueError:
+                    raise ValueError(f"--speed must be a list of integers, not "
+                                     f"{args.speed!r}") from None
+            if args.jobs < 1:
+                raise ValueError(f"--jobs must be a positive integer, not {args.jobs}")
+            combos = grid(values)
+            for combo in combos:
+                check_flow_args(combo["target"], combo.get("speed"), args.seeds, args.freq)
+            check_workdir(args.workdir)
+        except ValueError as e:
+            raise usage_error(str(e)) from None
+
+        tty = sys.stderr.isatty()
+
+        def progress(done, total, failed):
+            width = 30
+            bar = "#" * (width * done // total) + "." * (width - width * done // total)
+            end = "" if tty and done < total else "\n"
+            print(f"{chr(13) if tty else ''}[{bar}] {done}/{total} points, {failed} failed",
+                  end=end, file=sys.stderr, flush=True)
+
+        points = run_sweep(combos, args.workdir, seeds=args.seeds, freq=args.freq,
+                           jobs=args.jobs, progress=progress)
+        for path in write_outputs(points, args.output):
+            print(f"wrote {path}")
+        bad = [p for p in points if not p.ok]
+        for point in bad:
+            print(f"point {point.index} failed ({point.target}, "
+                  f"{json.dumps(point.options, sort_keys=True)}): {point.error}",
+                  file=sys.stderr)
+        return 1 if bad else 0
+
+    p.set_defaults(handler=handler)
