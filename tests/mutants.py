@@ -253,11 +253,15 @@ def run_checks(spec, cls, name, workdir=None):
 
 def mutation_table(results):
     """A Markdown table from ``{mutant name: {check: [problems]}}``."""
-    rows = ["| mutant | what it breaks | caught by |", "|---|---|---|"]
+    rows = ["| mutant | what it breaks | caught by | formal properties that failed |",
+            "|---|---|---|---|"]
     for mu in MUTANTS:
         if mu.name in results:
-            caught = [c for c in CHECKS if results[mu.name][c]]
-            rows.append(f"| {mu.name} | {mu.description} | {', '.join(caught) or 'NOTHING'} |")
+            found = results[mu.name]
+            caught = [c for c in CHECKS if found[c]]
+            props = found["formal"][0].split(": ", 1)[-1] if found["formal"] else "-"
+            rows.append(f"| {mu.name} | {mu.description} | {', '.join(caught) or 'NOTHING'} "
+                        f"| {props} |")
     return "\n".join(rows)
 
 

@@ -10,7 +10,8 @@ from amaranth.sim import Simulator
 
 from . import mutants
 from relu_hw.cli import main
-from relu_hw.formal import FORMAL_CONFIGS, FormalHarness, prove, prove_all, spec_lane_expr
+from relu_hw.formal import (FORMAL_CONFIGS, REGISTERED_READY, FormalHarness, prove, prove_all,
+                            spec_lane_expr)
 from relu_hw.golden import golden
 from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
 
@@ -108,6 +109,16 @@ def test_failure_names_property_and_trace():
     assert result.failed == ["head presented within stages cycles"]
     assert result.traces and all(t.is_file() and t.suffix == ".vcd" for t in result.traces)
     assert "counterexample trace: " + str(result.traces[0]) in result.summary()
+
+
+def test_combinational_ready_path_fails_registered_mode():
+    mutant = next(mu for mu in mutants.MUTANTS if mu.name == "comb_ready")
+    spec = mutant.spec
+    result = prove(spec, name="failing_comb_ready", workdir=WORKDIR,
+                   dut=mutant.pipeline_class()(spec))
+    # Functionally the mutant is right (the induction passes); only the structure is wrong.
+    assert not result.passed and result.failed == [REGISTERED_READY]
+    assert REGISTERED_READY in result.summary()
 
 
 def test_harness_rejects_non_spec_and_tmp_workdir():
