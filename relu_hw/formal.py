@@ -61,7 +61,9 @@ __all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "REGISTERED_READY"
 _ELABORATE = threading.Lock()
 
 #: Configurations ``relu-hw verify --formal`` proves by default: small widths for the solver,
-#: one to three lanes, every kind, rounding ties, saturation and wrap, both ready modes.
+#: one to five lanes (five 8-bit lanes exceed one 32-bit control group where the pipeline
+#: replicates its control flags), every kind, rounding ties, saturation and wrap, both ready
+#: modes, one to three stages.
 FORMAL_CONFIGS = {
     "relu_1lane_registered": dict(kind="relu", width=8, frac=4, lanes=1, stages=1),
     "relu6_2lane_combinational_user": dict(
@@ -74,6 +76,8 @@ FORMAL_CONFIGS = {
         kind="prelu", width=8, frac=3, out_width=6, out_frac=2, slopes=("-3/4", "5/8"),
         rounding="half_toward_zero", overflow="wrap", lanes=2, stages=2,
         ready="combinational", user_width=1),
+    "relu_5lane_registered_user": dict(
+        kind="relu", width=8, frac=4, lanes=5, stages=1, user_width=1),
     "thresholded_2lane_registered_3stage": dict(
         kind="thresholded_relu", width=8, frac=4, threshold="0.3", out_width=5, out_frac=1,
         rounding="half_down", overflow="saturate_symmetric", lanes=2, stages=3, user_width=1),
