@@ -51,6 +51,8 @@ _VERILATOR_FLAGS = ("--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast",
 #: Verilator's runtime sources that a model links with.
 _RUNTIME = ("verilated.cpp", "verilated_threads.cpp", "verilated_vcd_c.cpp")
 _RUNTIME_TRACE = ("verilated_vcd_c.cpp",)
+#: Version of what a model's cache folder holds; part of the cache key.
+_CACHE_FORMAT = "2"
 #: Output beats stored beyond the expected count, so that extra beats are reported.
 _EXTRA_CAPACITY = 64
 
@@ -417,7 +419,8 @@ def build_model(spec, verilog=None, top=None, trace=False):
     root = verilator_root()
     user = spec.user_width > 0
     key = hashlib.sha256("\0".join([
-        text, harness, _verilator_version(), str(root), top, repr(_VERILATOR_FLAGS),
+        _CACHE_FORMAT, text, harness, _verilator_version(), str(root), top,
+        repr(_VERILATOR_FLAGS),
         repr(_CXXFLAGS), repr(_defines(trace, user)),
     ]).encode()).hexdigest()[:24]
     env = _tool_env(root)
