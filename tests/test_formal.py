@@ -113,6 +113,26 @@ def test_combinational_ready_path_fails_registered_mode():
     assert REGISTERED_READY in result.summary()
 
 
+def _processes_under(path):
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if str(cmdline.resolve()).startswith(str(path)):
+                found.append(cmdline.parent.name)
+        except OSError:
+            pass
+    return found
+
+
+def test_timeout_kills_solvers():
+    # A 16-bit multiplier takes minutes; three seconds are not enough, and nothing may be left
+    # running afterwards (sby starts its solvers in process groups of their own).
+    spec = Spec(kind="leaky_relu", width=16, frac=8, slope="0.01", lanes=1, stages=2)
+    result = prove(spec, name="timeout", workdir=WORKDIR, timeout=3)
+    assert result.status == "TIMEOUT" and not result.passed
+    assert _processes_under(WORKDIR / "timeout") == []
+
+
 def test_harness_rejects_non_spec_and_tmp_workdir():
     with pytest.raises(TypeError, match="Spec must be a relu_hw.Spec"):
         FormalHarness("relu")
