@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal, Value
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import Out
 
 from ..gateware import ActivationPipeline
@@ -199,8 +199,8 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.check = check = self.check
-        green = platform.request("led_g", 0)
-        red = platform.request("led_r", 0)
+        m.submodules.led_g = green = io.Buffer("o", platform.request("led_g", 0, dir="-"))
+        m.submodules.led_r = red = io.Buffer("o", platform.request("led_r", 0, dir="-"))
         m.d.comb += [green.o.eq(check.passed), red.o.eq(check.done & ~check.passed)]
         return m
 
