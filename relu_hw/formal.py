@@ -61,7 +61,8 @@ __all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "REGISTERED_READY"
 # Elaboration is plain Python on shared Amaranth state: one at a time; solvers run in parallel.
 _ELABORATE = threading.Lock()
 
-#: Configurations ``relu-hw verify --formal`` proves by default: small widths for the solver,
+#: Configurations ``relu-hw verify --formal`` proves by default: small widths for the solver
+#: (8 bits; 16 with a shift-and-add slope; a true multiplier of 16 bits takes the solver minutes),
 #: one to five lanes (five 8-bit lanes exceed one 32-bit control group where the pipeline
 #: replicates its control flags), every kind, rounding ties, saturation and wrap, both ready
 #: modes, one to three stages.
@@ -75,8 +76,11 @@ FORMAL_CONFIGS = {
         lanes=3, stages=2, ready="registered"),
     "prelu_2lane_combinational_2stage_wrap": dict(
         kind="prelu", width=8, frac=3, out_width=6, out_frac=2, slopes=("-3/4", "5/8"),
-        rounding="half_toward_zero", overflow="wrap", lanes=2, stages=2,
+        slope_impl="multiplier", rounding="half_toward_zero", overflow="wrap", lanes=2, stages=2,
         ready="combinational", user_width=1),
+    "leaky_16bit_shift_add_registered": dict(
+        kind="leaky_relu", width=16, frac=8, slope="0.1", slope_frac=6, rounding="half_even",
+        lanes=1, stages=1),
     "relu_5lane_registered_user": dict(
         kind="relu", width=8, frac=4, lanes=5, stages=1, user_width=1),
     "thresholded_2lane_registered_3stage": dict(
@@ -278,22 +282,25 @@ class FormalHarness(Elaboratable):
                              flows[j].eq(dut.o.ready)]
         head = queue[0]
 
+        out, shown = dut.o.payload, dut.o.valid
         m.d.comb += P("at most capacity beats inside", n <= D)
-        m.d.comb += P("no beat out of nothing", ~dut.o.valid | (n != 0))
+        m.d.comb += P("no beat out of nothing", ~shown | (n != 0))
         for k in range(spec.lanes):
-            expected = spec_lane_expr(spec, k, head.data[k])
-            m.d.comb += P("output equals spec of its input", ~dut.o.valid | (dut.o.payload.data[k] == expected))
-        m.d.comb += P("last travels with its beat", ~dut.o.valid | (dut.o.payload.last == head.last))
+            same = out.data[k] == spec_lane_expr(spec, k, head.data[k])
+            m.d.comb += P("output equals spec of its input", ~shown | same)
+        m.d.comb += P("last travels with its beat", ~shown | (out.last == head.last))
         if spec.user_width:
-            m.d.comb += P("user travels with its beat", ~dut.o.valid | (dut.o.payload.user == head.user))
-        m.d.comb += P("latency is stages at full flow", ~(dut.o.valid & flows[0]) | (ages[0] == spec.stages))
+            m.d.comb += P("user travels with its beat", ~shown | (out.user == head.user))
+        on_time = ages[0] == spec.stages
+        m.d.comb += P("latency is stages at full flow", ~(shown & flows[0]) | on_time)
 
         # Valid never waits for ready: the oldest beat inside reaches the output within
         # `stages` cycles (it is already there with one stage) whatever the sink does.
-        hidden = (n != 0) & ~dut.o.valid
+        hidden = (n != 0) & ~shown
         waited = Signal(range(spec.stages + 1), name="h_head_waited")
         m.d.sync += waited.eq(Mux(hidden & (waited < spec.stages), waited + 1, 0))
-        m.d.comb += P("head presented within stages cycles", ~hidden | (waited < spec.stages - 1))
+        soon = waited < spec.stages - 1
+        m.d.comb += P("head presented within stages cycles", ~hidden | soon)
 
         # Strengthening invariants: which register holds which queue entry, and its values.
         valids = [internal(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
@@ -304,32 +311,42 @@ class FormalHarness(Elaboratable):
         for copy_name in sorted(internals):
             hit = re.fullmatch(r"(skid_valid|stage\d+_valid)_g\d+", copy_name)
             if hit:
-                m.d.comb += P("invariant: flag copies agree", internal(copy_name) == internal(hit.group(1)))
+                agree = internal(copy_name) == internal(hit.group(1))
+                m.d.comb += P("invariant: flag copies agree", agree)
         if spec.ready == "registered":
-            skid = data.View(in_layout, internal("skid_payload"))
-            m.d.comb += P("invariant: skid only behind a full pipeline", ~skid_valid | (sum(valids) == spec.stages))
-            for p in range(D):
-                m.d.comb += P("invariant: skid holds its entry", ~(skid_valid & (p == spec.stages)) | (Value.cast(skid) == Value.cast(queue[p])))
+            # The skid buffer fills only while stage 1 stalls, that is behind a full pipeline:
+            # it holds the newest beat, queue entry `stages`.
+            full = sum(valids) == spec.stages
+            m.d.comb += P("invariant: skid only behind a full pipeline", ~skid_valid | full)
+            held = internal("skid_payload") == Value.cast(queue[spec.stages])
+            m.d.comb += P("invariant: skid holds its entry", ~skid_valid | held)
         for j in range(1, spec.stages + 1):
+            # Stage j holds the entry after those in the valid stages downstream of it.
             pos = sum(valids[j:]) if j < spec.stages else Const(0, 1)
             final = j == spec.stages
             for p in range(D):
                 here = valids[j - 1] & (pos == p)
                 entry = queue[p]
-                m.d.comb += P("invariant: stage last", ~here | (internal(f"stage{j}_last") == entry.last))
+                same = internal(f"stage{j}_last") == entry.last
+                m.d.comb += P("invariant: stage last", ~here | same)
                 if spec.user_width:
-                    m.d.comb += P("invariant: stage user", ~here | (internal(f"stage{j}_user") == entry.user))
+                    same = internal(f"stage{j}_user") == entry.user
+                    m.d.comb += P("invariant: stage user", ~here | same)
                 for k in range(spec.lanes):
                     x = entry.data[k]
                     if final:
-                        y = internal(f"stage{j}_lane{k}_y")
-                        m.d.comb += P("invariant: stage result", ~here | (y == spec_lane_expr(spec, k, x)))
+                        same = internal(f"stage{j}_lane{k}_y") == spec_lane_expr(spec, k, x)
+                        m.d.comb += P("invariant: stage result", ~here | same)
                         continue
-                    m.d.comb += P("invariant: stage input", ~here | (internal(f"stage{j}_lane{k}_x") == x))
+                    same = internal(f"stage{j}_lane{k}_x") == x
+                    m.d.comb += P("invariant: stage input", ~here | same)
                     if f"stage{j}_lane{k}_product" in internals:
+                        # The product register may be narrower than x * slope for x >= 0,
+                        # where it is unused: compare the bits it keeps.
                         reg = internal(f"stage{j}_lane{k}_product")
-                        exact = x * _sconst(spec.lane_slopes[k].code)
-                        m.d.comb += P("invariant: stage product", ~here | (reg.as_unsigned() == exact.as_unsigned()[:len(reg)]))
+                        exact = (x * _sconst(spec.lane_slopes[k].code)).as_unsigned()
+                        same = reg.as_unsigned() == exact[:len(reg)]
+                        m.d.comb += P("invariant: stage product", ~here | same)
         return m
 
 
