@@ -63,8 +63,8 @@ _ELABORATE = threading.Lock()
 
 #: Configurations ``relu-hw verify --formal`` proves by default: small widths for the solver
 #: (8 bits; 16 with a shift-and-add slope; a true multiplier of 16 bits takes the solver minutes),
-#: one to five lanes (five 8-bit lanes exceed one 32-bit control group where the pipeline
-#: replicates its control flags), every kind, rounding ties, saturation and wrap, both ready
+#: one to five lanes (several lane groups, each with its own copy of the control flags, with
+#: registered ready), every kind, rounding ties, saturation and wrap, both ready
 #: modes, one to three stages.
 FORMAL_CONFIGS = {
     "relu_1lane_registered": dict(kind="relu", width=8, frac=4, lanes=1, stages=1),
