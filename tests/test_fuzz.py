@@ -29,11 +29,11 @@ def _decimal(value, places):
 
 
 def _fraction_text(lo, hi, max_den=64):
-    """A constant as text, the way users write them: '3/8', '-0.25', '2'."""
-    fraction = st.builds(lambda n, d: f"{n}/{d}", st.integers(lo * max_den, hi * max_den),
-                         st.integers(1, max_den))
+    """A constant in ``[lo, hi]`` as text, the way users write them: '3/8', '-0.25', '2'."""
+    fraction = st.integers(1, max_den).flatmap(
+        lambda d: st.integers(lo * d, hi * d).map(lambda n: f"{n}/{d}"))
     decimal = st.builds(lambda n, places: _decimal(Fraction(n, 10 ** places), places),
-                        st.integers(lo * 100, hi * 100), st.integers(0, 2))
+                        st.integers(lo * 100, hi * 100), st.just(2))
     return st.one_of(fraction, decimal, st.integers(lo, hi).map(str))
 
 
@@ -43,7 +43,7 @@ _POWERS_OF_TWO = st.sampled_from(["1", "1/2", "1/4", "-1/8", "2", "-1", "1/16", 
 @st.composite
 def valid_configs(draw):
     kind = draw(st.sampled_from(tuple(KINDS)))
-    width = draw(st.integers(2, 20))
+    width = draw(st.integers(2, 32))
     config = dict(
         kind=kind, width=width, frac=draw(st.integers(0, width)),
         rounding=draw(st.sampled_from(tuple(ROUNDING_MODES))),
@@ -52,11 +52,13 @@ def valid_configs(draw):
         ready=draw(st.sampled_from(READY_MODES)), user_width=draw(st.integers(0, 9)),
     )
     if draw(st.booleans()):
-        config["out_width"] = out_width = draw(st.integers(2, 20))
+        config["out_width"] = out_width = draw(st.integers(2, 32))
         config["out_frac"] = draw(st.integers(0, out_width))
     if kind in ("leaky_relu", "prelu"):
         impl = draw(st.sampled_from(["auto", "auto", "shift_add", "multiplier", "shift"]))
-        slope = _POWERS_OF_TWO if impl == "shift" else _fraction_text(-3, 3)
+        slope = _POWERS_OF_TWO if impl == "shift" else st.one_of(
+            _fraction_text(-3, 3), _fraction_text(-3, 3, max_den=4096),
+            _fraction_text(-2000, 2000))
         if kind == "leaky_relu":
             config["slope"] = draw(slope)
         else:
@@ -67,7 +69,8 @@ def valid_configs(draw):
     if kind == "thresholded_relu" and draw(st.booleans()):
         config["threshold"] = draw(_fraction_text(-8, 8))
     if draw(st.integers(0, 3)) == 0:
-        config["max_value"] = draw(_fraction_text(0, 8)).lstrip("-")
+        config["max_value"] = draw(st.one_of(_fraction_text(0, 8),
+                                             _fraction_text(0, 100000))).lstrip("-")
     return config
 
 
