@@ -300,4 +300,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the package's copy of this module, so that the UsageError subcommands raise (imported
+    # from relu_hw.cli) is the one main() catches, not __main__'s.
+    from relu_hw.cli import main as package_main
+    sys.exit(package_main())

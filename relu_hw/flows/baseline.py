@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ..spec import Spec
 from .report import DEFAULT_SEEDS, check_flow_args, run_flow
-from .targets import TARGETS
 
 __all__ = ["Point", "load_points", "compare", "record", "results_table", "FMAX_TOLERANCE",
            "REGENERATE_COMMAND", "VOLATILE_KEYS"]
@@ -173,10 +172,6 @@ def write_table(directory):
     path = Path(directory) / "RESULTS.md"
     path.write_text(results_table(directory))
     return path
-
-
-def known_targets():
-    return tuple(TARGETS)
 
 
 def register_baseline(subparsers, usage_error):

@@ -6,7 +6,6 @@ Kept apart from :mod:`relu_hw.cli`, which only calls :func:`register` and :func:
 
 import json
 import os
-import sys
 from pathlib import Path
 
 __all__ = ["register", "build_summary", "add_build_options"]
@@ -149,7 +148,8 @@ def register(subparsers, spec_options_parent, spec_from_args):
     register_baseline(subparsers, _usage_error)
 
     p = subparsers.add_parser(
-        "board", parents=[spec_options_parent], help="build a self-checking bitstream for a real board",
+        "board", parents=[spec_options_parent],
+        help="build a self-checking bitstream for a real board",
         description="Build a bitstream in which an on-chip pattern generator feeds the block, "
                     "the outputs are folded into a signature and compared on chip with the "
                     "signature the golden model computed at generation time; an LED shows pass "

@@ -225,7 +225,6 @@ def write_outputs(points, outdir):
 def register_sweep(subparsers, spec_options_parent, flow_options, usage_error):
     """Add ``sweep`` to ``subparsers``: every configuration option, ``--target`` and
     ``--speed`` take comma lists (``--slopes`` takes ``;``-separated lists of comma lists)."""
-    import argparse
     import os
     import sys
 

@@ -67,10 +67,11 @@ def needs_harness(spec, target):
 
 
 class _Harness(Elaboratable):
-    """Pins ``clk``, ``rst`` (the block's reset, registered), ``sdi``, ``sdo``. Block inputs come from a shift register fed by
-    ``sdi``; block outputs are folded into a signature register (``sig[i] <= out[i] ^
-    sig[i-1]``) whose last bit drives ``sdo``, so nothing is optimised away and the harness
-    adds only flip-flop to flip-flop paths with a LUT2 at most."""
+    """Pins ``clk``, ``rst`` (the block's reset, registered), ``sdi``, ``sdo``. Block inputs
+    come from a shift register fed by ``sdi``; block outputs are folded into a signature
+    register (``sig[i] <= out[i] ^ sig[i-1]``) whose last bit drives ``sdo``, so nothing is
+    optimised away and the harness adds only flip-flop to flip-flop paths with a LUT2 at
+    most."""
 
     def __init__(self, spec):
         self._spec = spec

@@ -27,8 +27,8 @@ class ToolError(RuntimeError):
         self.tool, self.returncode, self.log_tail, self.log_path = (tool, returncode, log_tail,
                                                                      log_path)
         where = f" (log {log_path})" if log_path else ""
-        super().__init__(f"{tool} failed with exit status {returncode}{where}: "
-                         f"{log_tail.strip().splitlines()[-1] if log_tail.strip() else 'no output'}")
+        last = log_tail.strip().splitlines()[-1] if log_tail.strip() else "no output"
+        super().__init__(f"{tool} failed with exit status {returncode}{where}: {last}")
 
 
 def tool_path(name):
