@@ -17,7 +17,6 @@ sequence:
    independent Amaranth expression of :mod:`relu_hw.spec`'s semantics (exact products at a common
    scale, floor quotient and remainder with explicit tie rules, explicit saturate or wrap), which
    shares nothing with :mod:`relu_hw.gateware.datapath` except the quantized constants.
-
 4. **Registered ready** (``ready="registered"`` only). No combinational path leads from
    ``o.ready`` to ``i.ready``: a structural check of the pipeline's netlist in Yosys (every path
    from one to the other must pass through a flip-flop).
@@ -46,10 +45,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amaranth.asserts import AnyConst, AnySeq  # noqa: F401 (AnyConst for harness variants)
+from amaranth.asserts import AnySeq
 from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module, Mux, Signal,
-                          Value, signed, unsigned)
+                          Value, signed)
 from amaranth.lib import data
 
 from .gateware import ActivationPipeline
@@ -175,10 +174,6 @@ def _signals_by_name(fragment):
             visit(sub)
     visit(fragment)
     return found
-
-
-def _bits_for(n):
-    return max(1, n.bit_length())
 
 
 class FormalHarness(Elaboratable):

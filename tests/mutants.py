@@ -23,8 +23,6 @@ The checks:
 """
 
 import contextlib
-import importlib
-import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +34,6 @@ from amaranth.sim import Simulator
 import relu_hw.gateware
 import relu_hw.simulate as simulate_module
 from relu_hw.formal import prove
-from relu_hw.gateware import ActivationPipeline
 from relu_hw.spec import Spec
 
 GATEWARE = Path(relu_hw.gateware.__file__).parent

@@ -8,12 +8,13 @@ import pytest
 from amaranth.hdl import Elaboratable, Module, Signal, signed
 from amaranth.sim import Simulator
 
-from . import mutants
 from relu_hw.cli import main
 from relu_hw.formal import (FORMAL_CONFIGS, REGISTERED_READY, FormalHarness, prove, prove_all,
                             spec_lane_expr)
 from relu_hw.golden import golden
 from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
+
+from . import mutants
 
 # The YoWASP tools can't see the host's /tmp (pytest's tmp_path): work under the build folder.
 WORKDIR = Path(__file__).resolve().parent.parent / "build" / "test-formal"
