@@ -530,12 +530,13 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
                         traces=traces, log_tail="\n".join(out.splitlines()[-30:]))
 
 
-def prove_all(specs, workdir=None, jobs=1, depth=None):
-    """Prove ``specs`` (``{name: Spec}``), ``jobs`` solver runs at a time; a list of
-    :class:`FormalResult` in the order given."""
+def prove_all(specs, workdir=None, jobs=1, depth=None, timeout=900):
+    """Prove ``specs`` (``{name: Spec}``), ``jobs`` solver runs at a time, each as
+    :func:`prove` would; a list of :class:`FormalResult` in the order given."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"Job count must be a positive integer, not {jobs!r}")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(prove, spec, name=name, workdir=workdir, depth=depth)
+        futures = [pool.submit(prove, spec, name=name, workdir=workdir, depth=depth,
+                               timeout=timeout)
                    for name, spec in specs.items()]
         return [f.result() for f in futures]

@@ -45,6 +45,8 @@ def register(subparsers, spec_options_parent, spec_from_args):
                         help="induction depth (default 2 * stages + 4)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
                         help="proofs run at once (default: up to 2)")
+    parser.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
+                        help="give up on a proof after this long (default 900)")
     parser.add_argument("--json", action="store_true",
                         help="print the results as JSON on standard output")
 
@@ -57,6 +59,8 @@ def register(subparsers, spec_options_parent, spec_from_args):
             raise UsageError("say which verification to run: --formal")
         if args.depth is not None and args.depth < 1:
             raise UsageError(f"--depth must be a positive integer, not {args.depth}")
+        if not args.timeout > 0:
+            raise UsageError(f"--timeout must be positive, not {args.timeout}")
         if args.jobs < 1:
             raise UsageError(f"--jobs must be a positive integer, not {args.jobs}")
         custom = any(getattr(args, d, None) is not None for d in spec_dests)
@@ -69,7 +73,8 @@ def register(subparsers, spec_options_parent, spec_from_args):
             names = args.proof or list(FORMAL_CONFIGS)
             specs = {name: Spec(**FORMAL_CONFIGS[name]) for name in names}
         try:
-            results = prove_all(specs, workdir=args.workdir, jobs=args.jobs, depth=args.depth)
+            results = prove_all(specs, workdir=args.workdir, jobs=args.jobs, depth=args.depth,
+                                timeout=args.timeout)
         except (ValueError, FileNotFoundError) as e:
             raise UsageError(str(e)) from None
         if args.json:
