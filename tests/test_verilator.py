@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -14,8 +15,8 @@ from relu_hw.generate import to_verilog
 from relu_hw.golden import golden
 from relu_hw.simulate import Stimulus, check, make_stimulus, run_amaranth, simulate
 from relu_hw.spec import Spec
-from relu_hw.verilator import (build_model, cache_dir, find_top, pack_tdata, run_verilator,
-                               unpack_tdata)
+from relu_hw.verilator import (_generated, build_model, cache_dir, find_top, pack_tdata,
+                               run_verilator, unpack_tdata)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,6 +26,20 @@ def relu_hw_cache(tmp_path_factory):
     if "RELU_HW_CACHE" not in os.environ:
         os.environ["RELU_HW_CACHE"] = str(tmp_path_factory.getbasetemp() / "relu-hw-cache")
     return cache_dir()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prebuilt(request, relu_hw_cache):
+    """Compile the models of the selected tests' ``spec`` parameters in parallel up front:
+    each compile is one single-threaded C++ build, so this uses every CPU. The Verilog is
+    generated first, serially (Amaranth is not meant to be used from several threads)."""
+    specs = {item.callspec.params["spec"] for item in request.session.items
+             if item.module is request.module and hasattr(item, "callspec")
+             and isinstance(item.callspec.params.get("spec"), Spec)}
+    for spec in specs:
+        _generated(spec)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(build_model, specs))
 
 
 def _equal_traces(a, b):
