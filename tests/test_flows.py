@@ -334,7 +334,8 @@ def _cli(*args, cwd=ROOT):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--target", "virtex"], "Target must be one of"),
+    (["--target", "virtex"], "Target must be one of ice40-up5k, ice40-hx8k, ecp5-25k, "
+                             "ecp5-45k, ecp5-85k, xilinx, not 'virtex'"),
     (["--speed", "5"], "Speed grade of ecp5-45k must be one of 6, 7, 8, not 5"),
     (["--seeds", "0"], "Seed count must be an integer from 1 to 25, not 0"),
     (["--lanes", "0"], "Lane count must be an integer from 1 to 256, not 0"),
