@@ -4,9 +4,11 @@ the golden model, and precise about foreign Verilog that is wrong."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,19 +218,27 @@ def test_second_build_comes_from_the_cache():
     assert sorted(p.name for p in cache_dir().iterdir()) == folders
 
 
-def test_two_processes_building_at_once():
+def test_two_processes_building_at_once(tmp_path):
     # Both compile the same new model at the same time; both must load the one published.
+    # A fresh cache (with Verilator's runtime copied in) so that the model is really built.
+    build_model(EQUIVALENCE[0])
+    cache = tmp_path / "cache"
+    for runtime in cache_dir().glob("runtime-*"):
+        shutil.copytree(runtime, cache / "verilator" / runtime.name)
     code = ("from relu_hw.verilator import build_model; from relu_hw.spec import Spec; "
             "print(build_model(Spec(kind='relu', width=10, frac=3, lanes=7)).path)")
+    env = dict(os.environ, RELU_HW_CACHE=str(cache))
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+                              stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(2)]
     outs = [p.communicate() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     paths = {out.strip() for out, _ in outs}
-    assert len(paths) == 1
-    leftovers = [p.name for p in cache_dir().iterdir() if p.name.startswith(".")]
-    assert leftovers == []
+    assert len(paths) == 1 and paths.pop().startswith(str(cache))
+    entries = sorted(p.name for p in (cache / "verilator").iterdir())
+    assert [e for e in entries if e.startswith("model-")] == [Path(p).parent.name
+                                                               for p in {outs[0][0].strip()}]
+    assert not [e for e in entries if e.startswith(".")]  # no build folders left behind
 
 
 def test_vcd_from_a_traced_build(tmp_path):
