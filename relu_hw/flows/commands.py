@@ -46,9 +46,11 @@ def _workdir_for(output, key):
     the current folder, or under the user's cache when the current folder is below /tmp (which
     the YoWASP tools cannot see)."""
     from .tools import _under_tmp
-    for base in (Path.cwd() / "build" / "flows", Path.home() / ".cache" / "relu-hw" / "flows"):
-        if not _under_tmp(base):
-            return base / key
+    if not _under_tmp(Path.cwd()):
+        return Path("build") / "flows" / key    # relative: reports carry no host paths
+    base = Path.home() / ".cache" / "relu-hw" / "flows"
+    if not _under_tmp(base):
+        return base / key
     raise _usage_error("no work folder outside /tmp is available for the YoWASP tools; run "
                        "from a folder outside /tmp")
 
