@@ -8,8 +8,10 @@ import tomllib
 from pathlib import Path
 
 from . import spec as specmod
+from .flows.tools import ToolError
 from .generate import manifest, to_json, to_verilog, write_text_files
 from .simulate import BACKENDS, simulate
+from .verilator import VerilatorError
 
 __all__ = ["main"]
 
@@ -85,6 +87,9 @@ def _sim_parser(valid_default, ready_default):
     group.add_argument("--verilog", type=Path, metavar="FILE",
                        help="with --backend verilator: check this Verilog file (AXI4-Stream "
                             "ports as documented) instead of the generated one")
+    group.add_argument("--top", metavar="MODULE",
+                       help="with --verilog: the top module's name (default: the one module "
+                            "with the configuration's ports)")
     return parser
 
 
@@ -179,7 +184,7 @@ def _run_sim(spec, args, valid_prob, ready_prob, vcd=None):
     try:
         result = simulate(spec, beats=args.beats, seed=args.seed, valid_prob=valid_prob,
                           ready_prob=ready_prob, vcd=vcd, progress=_progress(args.beats),
-                          backend=args.backend, verilog=args.verilog)
+                          backend=args.backend, verilog=args.verilog, top=args.top)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if sys.stderr.isatty():
@@ -297,6 +302,9 @@ def main(argv=None):
         return (handler.get(args.command) or args.handler)(args)
     except UsageError as e:
         parser.exit(2, f"relu-hw: error: {e}\n")
+    except (ToolError, VerilatorError) as e:
+        # A tool the command runs failed; its diagnostics are in the message.
+        parser.exit(1, f"relu-hw: error: {e}\n")
 
 
 if __name__ == "__main__":

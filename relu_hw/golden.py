@@ -43,7 +43,7 @@ def exact_values(spec, x):
 
     up = e - fmt_in.frac
     if spec.kind == "relu":
-        a = np.where(x >= 0, x, 0) * (1 << up)
+        a = np.maximum(x, 0) * (1 << up)
     elif spec.kind == "thresholded_relu":
         t = spec.threshold_q.value
         # x / 2^frac > t  <=>  x * den > num * 2^frac (den > 0), exact on integers.

@@ -29,7 +29,8 @@ __all__ = ["Stimulus", "Trace", "SimReport", "make_stimulus", "run_amaranth", "c
 class Stimulus:
     """Input beats and handshake patterns for one run.
 
-    ``data`` is ``(beats, lanes)`` signed codes; ``last`` and ``user`` are ``(beats,)``;
+    ``data`` is ``(beats, lanes)`` signed codes; ``last`` (bool) and ``user`` (uint64) are
+    ``(beats,)``;
     ``valid_pattern`` and ``ready_pattern`` are per-cycle booleans.
     """
     data: np.ndarray
@@ -167,12 +168,12 @@ def make_stimulus(spec, beats=1000, seed=0, valid_prob=1.0, ready_prob=1.0):
     data[:n] = edges[:n, None]
     last = rng.random(beats) < 0.125
     last[-1] = True
-    user = rng.integers(0, 1 << spec.user_width, size=beats) if spec.user_width \
-        else np.zeros(beats, dtype=np.int64)
+    # uint64 holds every user width up to the 64-bit maximum.
+    user = rng.integers(0, 1 << spec.user_width, size=beats, dtype=np.uint64)
     # Enough pattern to cover the expected run; past it everything flows.
     length = int(beats / min(valid_prob, ready_prob)) + spec.latency + 64
     return Stimulus(
-        data=data.astype(np.int64), last=last, user=user.astype(np.uint64).astype(np.int64),
+        data=data.astype(np.int64), last=last, user=user,
         valid_pattern=rng.random(length) < valid_prob,
         ready_pattern=rng.random(length) < ready_prob,
     )
@@ -280,7 +281,7 @@ def run_amaranth(spec, stim, vcd=None, progress=None):
                           spec.out_width, spec.lanes)
         if len(words) else np.zeros((0, spec.lanes), dtype=np.int64),
         last=np.array([bool(w >> at_last & 1) for w in out_words], dtype=bool),
-        user=np.array([w >> at_user & user_mask for w in out_words], dtype=np.int64),
+        user=np.array([w >> at_user & user_mask for w in out_words], dtype=np.uint64),
         out_cycle=np.array(out_cycle, dtype=np.int64),
         in_cycle=np.array(in_cycle, dtype=np.int64),
         cycles=state["cycles"],
@@ -301,7 +302,7 @@ def check(spec, stim, trace, limit=10):
                               int(trace.data[beat, lane])))
     count = len(bad_data)
     for what, want, have in (("last", stim.last, trace.last), ("user", stim.user, trace.user)):
-        bad = np.flatnonzero(want[:k].astype(np.int64) != have[:k].astype(np.int64))
+        bad = np.flatnonzero(want[:k].astype(np.uint64) != have[:k].astype(np.uint64))
         count += len(bad)
         for beat in bad[:limit]:
             found.append(Mismatch(int(beat), int(trace.out_cycle[beat]), what,
@@ -331,32 +332,39 @@ def report(spec, stim, trace, seconds, seed, valid_prob, ready_prob, backend):
 BACKENDS = ("amaranth", "verilator")
 
 
-def run(spec, stim, backend="amaranth", vcd=None, progress=None, verilog=None):
-    """Run ``stim`` on ``backend`` and return its :class:`Trace`.
+def run(spec, stim, backend="amaranth", vcd=None, progress=None, verilog=None, top=None):
+    """Run ``stim`` on ``backend``; return its :class:`Trace` and the seconds the run took
+    (not counting elaboration or compilation).
 
     ``verilog`` (Verilator only) names a Verilog file to check instead of the generated one;
-    it must follow the AXI4-Stream port convention of :mod:`relu_hw.gateware.axis`.
+    it must follow the AXI4-Stream port convention of :mod:`relu_hw.gateware.axis`. ``top``
+    names its top module when more than one module has those ports.
     """
     if backend == "amaranth":
-        if verilog is not None:
+        if verilog is not None or top is not None:
             raise ValueError("Checking a Verilog file needs the verilator backend")
-        return run_amaranth(spec, stim, vcd=vcd, progress=progress)
+        start = time.perf_counter()
+        trace = run_amaranth(spec, stim, vcd=vcd, progress=progress)
+        return trace, time.perf_counter() - start
     if backend == "verilator":
-        from .verilator import run_verilator
-        return run_verilator(spec, stim, vcd=vcd, verilog=verilog)
+        from .verilator import build_model
+        # Build (or find in the cache) before the clock starts: the rate is the run's.
+        model = build_model(spec, verilog=verilog, top=top, trace=vcd is not None)
+        start = time.perf_counter()
+        trace = model.run(stim, vcd=vcd)
+        return trace, time.perf_counter() - start
     raise ValueError(f"Backend must be one of {', '.join(map(repr, BACKENDS))}, "
                      f"not {backend!r}")
 
 
 def simulate(spec, beats=1000, seed=0, valid_prob=1.0, ready_prob=1.0, vcd=None,
-             progress=None, backend="amaranth", verilog=None):
+             progress=None, backend="amaranth", verilog=None, top=None):
     """Simulate ``spec`` cycle-accurately on random beats and check every output beat.
 
     Returns a :class:`SimReport`; ``report.passed`` is false on any lost, extra, reordered or
     wrong beat.
     """
     stim = make_stimulus(spec, beats, seed, valid_prob, ready_prob)
-    start = time.perf_counter()
-    trace = run(spec, stim, backend=backend, vcd=vcd, progress=progress, verilog=verilog)
-    seconds = time.perf_counter() - start
+    trace, seconds = run(spec, stim, backend=backend, vcd=vcd, progress=progress,
+                         verilog=verilog, top=top)
     return report(spec, stim, trace, seconds, seed, valid_prob, ready_prob, backend)

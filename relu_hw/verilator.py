@@ -338,7 +338,7 @@ class Model:
         return Trace(
             data=unpack_tdata(out_data[:got], spec.output_format.lane_bits, spec.lanes),
             last=out_last[:got].astype(bool),
-            user=out_user[:got].astype(np.int64),
+            user=out_user[:got],
             out_cycle=out_cycle[:got].copy(),
             in_cycle=in_cycle,
             cycles=int(stats[1]),

@@ -119,3 +119,12 @@ def test_report_and_vcd(tmp_path):
     assert "stage1_valid" in vcd.read_text()
     d = report.as_dict()
     assert d["passed"] and d["latency"]["nominal"] == 1 and d["mismatches"] == []
+
+
+def test_user_width_64():
+    spec = Spec(lanes=1, user_width=64)
+    stim = make_stimulus(spec, beats=60, seed=4)
+    assert stim.user.max() >= 1 << 63  # the top bit is exercised
+    trace = run_amaranth(spec, stim)
+    assert check(spec, stim, trace) == ([], 0)
+    assert np.array_equal(trace.user, stim.user)
