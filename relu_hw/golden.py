@@ -39,22 +39,23 @@ def exact_values(spec, x):
     if spec.max_value_q is not None:
         bits = max(bits, spec.max_value_q.code.bit_length() + e - spec.out_frac + 1)
     dtype = np.int64 if bits <= _INT64_BITS else object
-    x = x.astype(dtype)
+    x = x.astype(dtype, copy=False)
 
     up = e - fmt_in.frac
+    scale_up = (lambda v: v) if up == 0 else (lambda v: v * (1 << up))
     if spec.kind == "relu":
-        a = np.maximum(x, 0) * (1 << up)
+        a = scale_up(np.maximum(x, 0))
     elif spec.kind == "thresholded_relu":
         t = spec.threshold_q.value
         # x / 2^frac > t  <=>  x * den > num * 2^frac (den > 0), exact on integers.
         taken = x * t.denominator > t.numerator * (1 << fmt_in.frac)
-        a = np.where(taken, x, 0) * (1 << up)
+        a = scale_up(np.where(taken, x, 0))
     else:
         # Per-lane slopes brought to the common exponent slope_frac.
         n = np.array([q.code << (slope_frac - q.frac) for q in slopes], dtype=dtype)
         # slope * x / 2^frac has exponent frac + slope_frac; e may be larger still.
         scale_neg = 1 << (e - fmt_in.frac - slope_frac)
-        a = np.where(x >= 0, x * (1 << up), x * n * scale_neg)
+        a = np.where(x >= 0, scale_up(x), x * n * scale_neg)
 
     if spec.max_value_q is not None:
         m = spec.max_value_q
@@ -105,4 +106,4 @@ def golden(spec, x):
         r = (r - lo) % span + lo
     else:
         r = np.clip(r, lo, hi)
-    return r.astype(np.int64)
+    return r.astype(np.int64, copy=False)

@@ -295,7 +295,8 @@ def check(spec, stim, trace, limit=10):
     n, got = stim.beats, len(trace.data)
     k = min(n, got)
     found = []
-    bad_data = np.argwhere(trace.data[:k] != expected[:k])
+    differ = trace.data[:k] != expected[:k]
+    bad_data = np.argwhere(differ) if differ.any() else np.zeros((0, 2), dtype=np.int64)
     for beat, lane in bad_data[:limit]:
         found.append(Mismatch(int(beat), int(trace.out_cycle[beat]), "data", int(lane),
                               int(stim.data[beat, lane]), int(expected[beat, lane]),
