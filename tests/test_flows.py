@@ -358,3 +358,20 @@ def test_synth_cli_writes_report(tmp_path):
     md = (tmp_path / "tiny.ecp5-25k.synth.md").read_text()
     assert md.startswith("# tiny on ecp5-25k") and "Critical path" in md
     assert "| lut | ff | dsp | bram | carry |" in md
+
+
+def test_baseline_cli_table_and_errors(tmp_path):
+    import shutil
+    copy = tmp_path / "fpga"
+    shutil.copytree(FPGA, copy)
+    (copy / "RESULTS.md").unlink()
+    proc = _cli("baseline", "--table", "--dir", str(copy))
+    assert proc.returncode == 0, proc.stderr
+    assert (copy / "RESULTS.md").read_text() == (FPGA / "RESULTS.md").read_text()
+    proc = _cli("baseline", "--check", "--only", "nope", "--dir", str(copy))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "relu-hw: error: Unknown baseline id 'nope'; ids are relu16x8-comb-ecp5, ")
+    proc = _cli("baseline", "--check", "--dir", str(copy), "--workdir", str(tmp_path / "w"))
+    assert proc.returncode == 2
+    assert "Work folder must be outside /tmp" in proc.stderr
