@@ -301,23 +301,29 @@ class FormalHarness(Elaboratable):
         valids = [internal(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
         skid_valid = internal("skid_valid") if spec.ready == "registered" else Const(0, 1)
         m.d.comb += P("invariant: count matches valid flags", n == sum(valids) + skid_valid)
-        # Copies of a control flag (``stage1_valid_g1`` ...), where the pipeline replicates
-        # them to bound fanout, always equal the plain one.
+        # Copies of a control flag (``stage1_valid_g1``, ``skid_full`` ...), where the pipeline
+        # replicates them to bound fanout, always equal the plain one.
         for copy_name in sorted(internals):
-            hit = re.fullmatch(r"(skid_valid|stage\d+_valid)_g\d+", copy_name)
+            hit = re.fullmatch(r"(skid_valid|stage\d+_valid)_g\d+|skid_full(_g\d+)?", copy_name)
             if hit:
-                agree = internal(copy_name) == internal(hit.group(1))
+                plain = hit.group(1) or "skid_valid"
+                agree = internal(copy_name) == internal(plain)
                 m.d.comb += P("invariant: flag copies agree", agree)
         if spec.ready == "registered":
-            # The skid buffer fills only while stage 1 stalls, that is behind a full pipeline:
-            # it holds the newest beat, queue entry `stages`.
-            full = sum(valids) == spec.stages
-            m.d.comb += P("invariant: skid only behind a full pipeline", ~skid_valid | full)
-            held = internal("skid_payload") == Value.cast(queue[spec.stages])
-            m.d.comb += P("invariant: skid holds its entry", ~skid_valid | held)
+            # The skid buffer after the last stage holds the oldest beat, queue entry 0, as a
+            # result: the spec applied to it.
+            entry = queue[0]
+            same = internal("skid_last") == entry.last
+            m.d.comb += P("invariant: skid holds its entry", ~skid_valid | same)
+            if spec.user_width:
+                same = internal("skid_user") == entry.user
+                m.d.comb += P("invariant: skid holds its entry", ~skid_valid | same)
+            for k in range(spec.lanes):
+                same = internal(f"skid_lane{k}_y") == spec_lane_expr(spec, k, entry.data[k])
+                m.d.comb += P("invariant: skid holds its entry", ~skid_valid | same)
         for j in range(1, spec.stages + 1):
-            # Stage j holds the entry after those in the valid stages downstream of it.
-            pos = sum(valids[j:]) if j < spec.stages else Const(0, 1)
+            # Stage j holds the entry after those in the skid and the valid stages downstream.
+            pos = skid_valid + (sum(valids[j:]) if j < spec.stages else Const(0, 1))
             final = j == spec.stages
             for p in range(D):
                 here = valids[j - 1] & (pos == p)

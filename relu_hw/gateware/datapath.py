@@ -177,7 +177,8 @@ class LaneDatapath:
         return {name: Value.cast(v).shape() for name, v in self.prepare(x).items()}
 
     def finish(self, values):
-        """The output code, a value of shape ``signed(out_width)``."""
+        """The output code, in the narrowest shape that holds every code it can take (at most
+        ``signed(out_width)``)."""
         spec = self._spec
         fmt_in, fmt_out = spec.input_format, spec.output_format
         x = values["x"]
@@ -206,14 +207,16 @@ class LaneDatapath:
             branches = (positive, negative)
 
         taken, other = branches
-        out_shape = signed(spec.out_width)
         if taken is None:
-            return Const(other.lo, out_shape)
+            return Bounded.const(other.lo).value
+        # The result in the narrowest shape that holds both branches (a ReLU's is unsigned: no
+        # flip-flop for a sign that is always zero); assigning it to the output extends it.
+        shape = _shape_for(min(taken.lo, other.lo), max(taken.hi, other.hi))
         if taken.is_const and other.is_const and taken.lo == other.lo:
-            return Const(taken.lo, out_shape)
+            return Const(taken.lo, shape)
         # The final multiplexer; with a constant zero branch it becomes the flip-flops'
         # synchronous reset.
-        return Mux(select, taken.as_shape(out_shape), other.as_shape(out_shape))
+        return Mux(select, taken.as_shape(shape), other.as_shape(shape))
 
     def _convert(self, b, scale):
         """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow."""

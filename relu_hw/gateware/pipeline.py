@@ -42,8 +42,9 @@ class ActivationPipeline(wiring.Component):
     ------
     Latency of ``spec.stages`` cycles, one beat per cycle. With ``ready="combinational"`` the
     input ``ready`` is a combinational function of the output ``ready`` and the stage valids.
-    With ``ready="registered"`` a skid buffer in front of the first stage makes input ``ready``
-    a flip-flop output; it adds no latency.
+    With ``ready="registered"`` a skid buffer after the last stage makes input ``ready`` a
+    function of flip-flops only (the stage valids and the skid's); it adds no latency, and the
+    block holds up to ``stages + 1`` beats.
 
     Only the valid flags (pipeline and skid buffer) are reset; data registers are not, so that
     a zeroing multiplexer can use the flip-flops' synchronous reset instead of logic.
@@ -77,13 +78,13 @@ class ActivationPipeline(wiring.Component):
         m = Module()
         spec = self._spec
         lanes = [LaneDatapath(spec, k) for k in range(spec.lanes)]
+        registered = spec.ready == "registered"
 
-        # With registered ready, the control flip-flops (skid and stage valid flags) are copied
+        # With registered ready, the control flip-flops (stage and skid valid flags) are copied
         # once per group of lanes holding about CONTROL_GROUP_BITS data bits, so that no flag
-        # drives more than its group's multiplexers and enables: a single flag driving every
+        # drives more than its group's enables and multiplexers: a single flag driving every
         # lane held Fmax at 64 lanes to two thirds of one lane's. The copies are always equal;
         # group 0's carry the plain names (skid_valid, stage{j}_valid, stage{j}_en).
-        registered = spec.ready == "registered"
         per_group = max(1, CONTROL_GROUP_BITS // spec.width) if registered else spec.lanes
         groups = -(-spec.lanes // per_group)
 
@@ -96,41 +97,13 @@ class ActivationPipeline(wiring.Component):
         def named(base, g):
             return base if g == 0 else f"{base}_g{g}"
 
-        # Stage 0 is the input of the first register stage: the stream input, or the skid
-        # buffer in front of it.
-        if registered:
-            skid_valids = [Signal(name=named("skid_valid", g)) for g in range(groups)]
-            skid = Signal(self.i.payload.shape(), name="skid_payload", reset_less=True)
-            in_valids = [skid_valid | self.i.valid for skid_valid in skid_valids]
-            in_payload = Signal(self.i.payload.shape(), name="stage0_payload")
-            fields = [("last", 0)] + ([("user", 0)] if spec.user_width else [])
-            for name, g in fields:
-                m.d.comb += getattr(in_payload, name).eq(
-                    Mux(skid_valids[g], getattr(skid, name), getattr(self.i.payload, name)))
-                with m.If(~skid_valids[g]):
-                    m.d.sync += getattr(skid, name).eq(getattr(self.i.payload, name))
-            for k in range(spec.lanes):
-                g = k // per_group
-                m.d.comb += in_payload.data[k].eq(
-                    Mux(skid_valids[g], skid.data[k], self.i.payload.data[k]))
-                with m.If(~skid_valids[g]):
-                    m.d.sync += skid.data[k].eq(self.i.payload.data[k])
-            m.d.comb += self.i.ready.eq(~skid_valids[0])
-        else:
-            in_valids = [self.i.valid]
-            in_payload = self.i.payload
-
-        def sideband(payload):
-            fields = {"last": payload.last}
-            if spec.user_width:
-                fields["user"] = payload.user
-            return fields
-
         # What each stage computes from the previous one's values, as {name: value}.
         # Stage 1 prepares (slope products); the last stage finishes (round, clip, mux);
         # stages in between delay. With one stage both happen before the one register.
         def prepare(payload):
-            out = sideband(payload)
+            out = {"last": payload.last}
+            if spec.user_width:
+                out["user"] = payload.user
             for k, lane in enumerate(lanes):
                 for name, v in lane.prepare(payload.data[k]).items():
                     out[f"lane{k}_{name}"] = v
@@ -144,8 +117,8 @@ class ActivationPipeline(wiring.Component):
                 out[f"lane{k}_y"] = lane.finish(prepared)
             return out
 
-        values = prepare(in_payload)
-        valid = in_valids
+        values = prepare(self.i.payload)
+        valid = [self.i.valid] * groups
         enables, valids = [], []
         for stage in range(1, spec.stages + 1):
             if stage == spec.stages:
@@ -165,29 +138,45 @@ class ActivationPipeline(wiring.Component):
                     m.d.sync += stage_valid.eq(prev)
             values, valid = regs, stage_valids
 
+        if registered:
+            # A skid buffer after the last stage: the pipeline advances on its emptiness (a
+            # flip-flop), never on the output ready. It takes the last stage's beat when that
+            # beat is offered and not taken, and offers it until it is. Sitting after the
+            # registers, it adds no logic in front of the datapath and no latency.
+            # Its valid flag is kept twice per group: `skid_valid` stalls the pipeline (its
+            # loads sit by the stage registers), `skid_full` selects the output and loads the
+            # skid (by the output), so that neither copy has to reach both places.
+            skid_valids = [Signal(name=named("skid_valid", g)) for g in range(groups)]
+            skid_fulls = [Signal(name=named("skid_full", g)) for g in range(groups)]
+            downstream_ready = [~skid_valid for skid_valid in skid_valids]
+            out_valid = skid_fulls[0] | valid[0]
+            out_values = {}
+            for name, reg in values.items():
+                g = group_of(name)
+                skid = Signal(reg.shape(), name=f"skid_{name}", reset_less=True)
+                with m.If(~skid_fulls[g]):
+                    m.d.sync += skid.eq(reg)
+                out_values[name] = Mux(skid_fulls[g], skid, reg)
+            for flags in (skid_valids, skid_fulls):
+                for flag, last_valid in zip(flags, valid):
+                    m.d.sync += flag.eq(~self.o.ready & (flag | last_valid))
+        else:
+            downstream_ready = [self.o.ready]
+            out_valid, out_values = valid[0], values
+
         # A stage advances when it is empty or its successor takes its beat.
-        downstream_ready = [self.o.ready] * groups
         for ens, stage_valids in zip(reversed(enables), reversed(valids)):
             for en, stage_valid, ready in zip(ens, stage_valids, downstream_ready):
                 m.d.comb += en.eq(~stage_valid | ready)
             downstream_ready = ens
-        first_en = enables[0]
-
-        if registered:
-            # The skid buffer holds a beat exactly when one arrived while stage 1 was stalled,
-            # and keeps it until stage 1 takes it.
-            for skid_valid, en in zip(skid_valids, first_en):
-                m.d.sync += skid_valid.eq(~en & (skid_valid | self.i.valid))
-        else:
-            m.d.comb += self.i.ready.eq(first_en[0])
+        m.d.comb += self.i.ready.eq(enables[0][0])
 
         m.d.comb += [
-            self.o.valid.eq(valid[0]),
-            self.o.payload.last.eq(values["last"]),
+            self.o.valid.eq(out_valid),
+            self.o.payload.last.eq(out_values["last"]),
         ]
         if spec.user_width:
-            m.d.comb += self.o.payload.user.eq(values["user"])
+            m.d.comb += self.o.payload.user.eq(out_values["user"])
         for k in range(spec.lanes):
-            m.d.comb += self.o.payload.data[k].eq(values[f"lane{k}_y"])
+            m.d.comb += self.o.payload.data[k].eq(out_values[f"lane{k}_y"])
         return m
-
