@@ -12,13 +12,12 @@ import shutil
 import sys
 from pathlib import Path
 
+import cocotb_tools.runner as cocotb_runner  # test dependencies: installed by ".[test]"
+import cocotbext.axi  # noqa: F401
 import pytest
 
 from relu_hw.spec import Spec
 from relu_hw.verilator import verilator_root
-
-cocotb_tools = pytest.importorskip("cocotb_tools.runner")
-pytest.importorskip("cocotbext.axi")
 
 SIM_DIR = Path(__file__).resolve().parent.parent / "sim"
 if str(SIM_DIR) not in sys.path:
@@ -74,7 +73,7 @@ def build(request, simulator_env, tmp_path_factory):
     text, _ = bench_top(CONFIGS)
     source = build_dir / "bench.v"
     source.write_text(text)
-    runner = cocotb_tools.get_runner(sim)
+    runner = cocotb_runner.get_runner(sim)
     build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if sim == "verilator" else []
     runner.build(sources=[source], hdl_toplevel=BENCH_TOP, build_dir=build_dir,
                  build_args=build_args, timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
@@ -91,7 +90,7 @@ def test_axis_bench(build, index, tmp_path):
         test_dir=tmp_path, results_xml=str(tmp_path / "results.xml"),
         extra_env={"RELU_HW_BENCH": json.dumps(config)}, timescale=("1ns", "1ps"),
         log_file=tmp_path / "sim.log")
-    tests, failed = cocotb_tools.get_results(results)
+    tests, failed = cocotb_runner.get_results(results)
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
     assert (tests, failed) == (1, 0), f"{sim}: {failed} of {tests} cocotb tests failed\n" + \
         "\n".join(line for line in log.splitlines() if "Error" in line or "assert" in line)
@@ -112,6 +111,6 @@ def test_axis_bench_catches_a_wrong_golden_model(build, tmp_path):
             test_dir=tmp_path, results_xml=str(results),
             extra_env={"RELU_HW_BENCH": json.dumps(config)}, timescale=("1ns", "1ps"),
             log_file=tmp_path / "sim.log")
-    assert cocotb_tools.get_results(results) == (1, 1)
+    assert cocotb_runner.get_results(results) == (1, 1)
     log = (tmp_path / "sim.log").read_text()
     assert "phase 0, frame 0, beat" in log and "expected" in log
