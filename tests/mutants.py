@@ -36,6 +36,8 @@ import relu_hw.simulate as simulate_module
 from relu_hw.formal import prove
 from relu_hw.spec import Spec
 
+from .workdirs import work_dir
+
 GATEWARE = Path(relu_hw.gateware.__file__).parent
 CHECKS = ("golden", "axi-monitor", "comb-ready", "formal")
 
@@ -271,7 +273,7 @@ def mutation_table(results):
 
 if __name__ == "__main__":
     # python -m tests.mutants: run every check on every mutant and print the table.
-    workdir = Path(__file__).resolve().parent.parent / "build" / "mutation"
+    workdir = work_dir("mutation")
     results = {mu.name: run_checks(mu.spec, mu.pipeline_class(), f"mutant_{mu.name}", workdir)
                for mu in MUTANTS}
     print(mutation_table(results))

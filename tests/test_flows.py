@@ -21,11 +21,13 @@ from relu_hw.flows.targets import classify_cells, get_target
 from relu_hw.flows.tools import check_workdir
 from relu_hw.spec import Spec
 
+from .workdirs import work_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 # The installed entry point's code path: `python -m relu_hw.cli` would load a second copy
 # of the module (as __main__) whose UsageError the subcommands do not raise.
 CLI = [sys.executable, "-c", "import sys; from relu_hw.cli import main; sys.exit(main())"]
-WORKDIR = ROOT / "build" / "test-flows"
+WORKDIR = work_dir("test-flows")
 FPGA = ROOT / "fpga"
 
 # Issue 3's configurations (ECP5 LFE5U-45F, speed 8, out of context, median of 3 seeds): the id

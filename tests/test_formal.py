@@ -14,10 +14,12 @@ from relu_hw.formal import (FORMAL_CONFIGS, REGISTERED_READY, FormalHarness, pro
 from relu_hw.golden import golden
 from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
 
+from .workdirs import work_dir
+
 from . import mutants
 
 # The YoWASP tools can't see the host's /tmp (pytest's tmp_path): work under the build folder.
-WORKDIR = Path(__file__).resolve().parent.parent / "build" / "test-formal"
+WORKDIR = work_dir("test-formal")
 
 
 class _Expr(Elaboratable):

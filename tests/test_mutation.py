@@ -9,9 +9,11 @@ import pytest
 from relu_hw.gateware import ActivationPipeline
 from relu_hw.spec import Spec
 
+from .workdirs import work_dir
+
 from .mutants import CHECKS, MUTANTS, AnchorMissing, Mutant, mutation_table, run_checks
 
-WORKDIR = Path(__file__).resolve().parent.parent / "build" / "test-mutation"
+WORKDIR = work_dir("test-mutation")
 
 # The minimum set, by the mutant that stands for each.
 REQUIRED = {

@@ -13,11 +13,13 @@ import pytest
 
 from relu_hw.flows.sweep import grid, run_sweep, write_outputs
 
+from .workdirs import work_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 # The installed entry point's code path: `python -m relu_hw.cli` would load a second copy
 # of the module (as __main__) whose UsageError the subcommands do not raise.
 CLI = [sys.executable, "-c", "import sys; from relu_hw.cli import main; sys.exit(main())"]
-WORKDIR = ROOT / "build" / "test-sweep"
+WORKDIR = work_dir("test-sweep")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -59,7 +61,7 @@ def test_sweep_runs_every_point_and_keeps_failures(swept):
 
 def test_sweep_outputs(swept, tmp_path):
     _, points, _ = swept
-    out = ROOT / "build" / "test-sweep" / "out"
+    out = WORKDIR / "out"
     written = write_outputs(points, out)
     names = {p.name for p in written}
     assert names == {"sweep.csv", "sweep.json", "sweep.md", "sweep_resources.png",
