@@ -112,19 +112,21 @@ def build_parser():
 
     sub.add_parser("generate", parents=[spec_options, out],
                    help="write <name>.v and <name>.json",
-                   description="Write the Verilog (<name>.v) and its manifest (<name>.json).")
+                   description="Write the Verilog (<name>.v) and its manifest (<name>.json).",
+                   ).set_defaults(handler=cmd_generate)
     sub.add_parser("simulate", parents=[spec_options, _sim_parser(1.0, 1.0), json_out],
                    help="check the gateware cycle by cycle against the golden model",
                    description="Simulate the block cycle-accurately under random idle cycles "
                                "and backpressure, check every output beat against the NumPy "
                                "golden model, and report throughput and latency. Exit status "
-                               "1 on any mismatch.")
+                               "1 on any mismatch.").set_defaults(handler=cmd_simulate)
     build = sub.add_parser(
                    "build", parents=[spec_options, out, _sim_parser(0.7, 0.7), json_out],
                    help="generate + simulate + report (the main job)",
                    description="Generate Verilog and manifest, simulate at full rate and under "
                                "random handshakes, and write a report, all into the output "
                                "folder. With no options, builds the embedded default.")
+    build.set_defaults(handler=cmd_build)
     from . import verify_cli
     verify_cli.register(sub, spec_options, spec_from_args)
     from .flows import commands as flow_commands
@@ -258,7 +260,7 @@ def cmd_build(args):
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(_report_markdown(spec, man, full, stressed, synthesis), end="")
+        print(files[f"{spec.name}.report.md"], end="")
         for path in written:
             print(f"wrote {path}")
     return 0 if full.passed and stressed.passed else 1
@@ -297,9 +299,8 @@ def _report_markdown(spec, man, full, stressed, synthesis=""):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"generate": cmd_generate, "simulate": cmd_simulate, "build": cmd_build}
     try:
-        return (handler.get(args.command) or args.handler)(args)
+        return args.handler(args)
     except UsageError as e:
         parser.exit(2, f"relu-hw: error: {e}\n")
     except (ToolError, VerilatorError) as e:
