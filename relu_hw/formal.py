@@ -49,7 +49,6 @@ from amaranth.asserts import AnySeq
 from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module, Mux, Signal,
                           Value, signed)
-from amaranth.lib import data
 
 from .gateware import ActivationPipeline
 from .spec import Spec

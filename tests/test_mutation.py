@@ -2,8 +2,6 @@
 """Mutation testing: every deliberate gateware mutant (tests/mutants.py) must be caught by the
 simulation checks and/or the formal proofs, and the unmutated design must pass them all."""
 
-from pathlib import Path
-
 import pytest
 
 from relu_hw.gateware import ActivationPipeline

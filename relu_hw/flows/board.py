@@ -16,7 +16,6 @@ output beats, where ``fold`` XORs the beat's bits (lane 0's ``out_width`` bits l
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from .pnr import parse_report
 from .tools import check_workdir, tool_path
 
 __all__ = ["BOARDS", "BoardCheck", "BoardTop", "pattern", "expected_signature", "build_board",
-           "DEFAULT_BEATS", "MAX_BEATS", "cmd_board"]
+           "DEFAULT_BEATS", "MAX_BEATS"]
 
 DEFAULT_BEATS = 1024
 MAX_BEATS = 1 << 20
@@ -236,36 +235,3 @@ def build_board(spec, board, workdir, beats=DEFAULT_BEATS):
         "critical_path": path, "utilization": util,
         "seconds": round(time.monotonic() - start, 2),
     }
-
-
-def cmd_board(args, usage_error, workdir_for, spec_from_args):
-    """The ``relu-hw board`` handler."""
-    import subprocess
-    from ..generate import to_json, write_text_files
-    spec = spec_from_args(args)
-    beats = DEFAULT_BEATS if args.beats is None else args.beats
-    if not 1 <= beats <= MAX_BEATS:
-        raise usage_error(f"--beats must be an integer from 1 to {MAX_BEATS}, not {beats}")
-    workdir = workdir_for(args.output, f"board.{args.board}.{spec.name}")
-    try:
-        result = build_board(spec, args.board, workdir, beats)
-    except subprocess.CalledProcessError as e:
-        raise usage_error(f"the {args.board} build failed (exit status {e.returncode}); see "
-                          f"the logs in {workdir}") from None
-    name = f"{args.board}_{spec.name}"
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{name}.bin"
-    shutil.copyfile(result["bitstream"], target)
-    result["bitstream"] = str(target)
-    written = [target] + write_text_files(out, {f"{name}.json": to_json(result)})
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"{result['description']}: {spec.name}, {beats} beats, expected signature "
-              f"{result['expected_signature']}; Fmax {result['fmax_mhz']} MHz at a "
-              f"{result['clock_mhz']:g} MHz clock: timing "
-              f"{'met' if result['timing_met'] else 'NOT met'}")
-        for path in written:
-            print(f"wrote {path}")
-    return 0 if result["timing_met"] else 1

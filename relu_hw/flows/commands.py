@@ -143,10 +143,7 @@ def register(subparsers, spec_options_parent, spec_from_args):
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=lambda args: cmd_synth(args, spec_from_args))
 
-    from .sweep import register_sweep
     register_sweep(subparsers, spec_options_parent, _flow_options, _usage_error)
-
-    from .baseline import register_baseline
     register_baseline(subparsers, _usage_error)
 
     p = subparsers.add_parser(
@@ -167,5 +164,225 @@ def register(subparsers, spec_options_parent, spec_from_args):
 
 
 def _cmd_board(args, spec_from_args):
-    from .board import cmd_board
     return cmd_board(args, _usage_error, _workdir_for, spec_from_args)
+
+
+def register_sweep(subparsers, spec_options_parent, flow_options, usage_error):
+    """Add ``sweep`` to ``subparsers``: every configuration option, ``--target`` and
+    ``--speed`` take comma lists (``--slopes`` takes ``;``-separated lists of comma lists)."""
+    import sys
+
+    from .report import check_flow_args
+    from .sweep import grid, run_sweep, write_outputs
+    from .tools import check_workdir
+
+    spec_actions = [a for a in spec_options_parent._actions
+                    if a.option_strings and a.dest not in ("help", "config")]
+    p = subparsers.add_parser(
+        "sweep", help="run synth over a grid of options, in parallel",
+        description="Run the synthesis flow for every combination of the given values (each "
+                    "configuration option, --target and --speed take a comma-separated list; "
+                    "--slopes takes ';'-separated lists), the machine's cores at a time, and "
+                    "write sweep.csv, sweep.json, sweep.md and PNG plots (LUT and FF vs lanes, "
+                    "Fmax vs lanes). Failed points are listed with their error; exit status 1 "
+                    "if any failed.")
+    group = p.add_argument_group("grid (comma-separated lists)")
+    for action in spec_actions:
+        group.add_argument(*action.option_strings, dest=action.dest, default=None,
+                           metavar="LIST", help=action.help)
+    flow = p.add_argument_group("FPGA flow")
+    from .targets import DEFAULT_TARGET
+    flow.add_argument("--target", default=DEFAULT_TARGET, metavar="LIST",
+                      help=f"targets (default {DEFAULT_TARGET})")
+    flow.add_argument("--speed", default=None, metavar="LIST", help="speed grades")
+    flow.add_argument("--seeds", type=int, default=1,
+                      help="placement seeds per point (default 1)")
+    flow.add_argument("--freq", type=float, default=None, metavar="MHZ",
+                      help="clock constraint for nextpnr (default: per target)")
+    flow.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                      help="points at a time (default: the machine's cores)")
+    p.add_argument("-o", "--output", type=Path, default=Path("build") / "sweep", metavar="DIR",
+                   help="output folder (default build/sweep)")
+    p.add_argument("--workdir", type=Path, default=Path("build") / "flows" / "sweep",
+                   metavar="DIR", help="tool work folder, outside /tmp")
+
+    def handler(args):
+        values = {}
+        try:
+            for action in spec_actions:
+                text = getattr(args, action.dest)
+                if text is None:
+                    continue
+                sep = ";" if action.dest == "slopes" else ","
+                items = [t.strip() for t in text.split(sep)]
+                if any(not t for t in items):
+                    raise ValueError(f"--{action.dest.replace('_', '-')} has an empty item in "
+                                     f"{text!r}")
+                conv = action.type or str
+                try:
+                    items = [conv(t) for t in items]
+                except ValueError:
+                    raise ValueError(f"--{action.dest.replace('_', '-')} must be a list of "
+                                     f"{conv.__name__} values, not {text!r}") from None
+                if action.choices:
+                    for t in items:
+                        if t not in action.choices:
+                            raise ValueError(f"--{action.dest.replace('_', '-')} values must "
+                                             f"be among {', '.join(action.choices)}, not "
+                                             f"{t!r}")
+                if action.dest == "slopes":
+                    items = [tuple(s.strip() for s in t.split(",")) for t in items]
+                values[action.dest] = items
+            values["target"] = [t.strip() for t in args.target.split(",")]
+            if args.speed is not None:
+                try:
+                    values["speed"] = [int(s) for s in args.speed.split(",")]
+                except ValueError:
+                    raise ValueError(f"--speed must be a list of integers, not "
+                                     f"{args.speed!r}") from None
+            if args.jobs < 1:
+                raise ValueError(f"--jobs must be a positive integer, not {args.jobs}")
+            combos = grid(values)
+            for combo in combos:
+                check_flow_args(combo["target"], combo.get("speed"), args.seeds, args.freq)
+            check_workdir(args.workdir)
+        except ValueError as e:
+            raise usage_error(str(e)) from None
+
+        tty = sys.stderr.isatty()
+
+        def progress(done, total, failed):
+            width = 30
+            bar = "#" * (width * done // total) + "." * (width - width * done // total)
+            end = "" if tty and done < total else "\n"
+            print(f"{chr(13) if tty else ''}[{bar}] {done}/{total} points, {failed} failed",
+                  end=end, file=sys.stderr, flush=True)
+
+        points = run_sweep(combos, args.workdir, seeds=args.seeds, freq=args.freq,
+                           jobs=args.jobs, progress=progress)
+        for path in write_outputs(points, args.output):
+            print(f"wrote {path}")
+        bad = [p for p in points if not p.ok]
+        for point in bad:
+            print(f"point {point.index} failed ({point.target}, "
+                  f"{json.dumps(point.options, sort_keys=True)}): {point.error}",
+                  file=sys.stderr)
+        return 1 if bad else 0
+
+    p.set_defaults(handler=handler)
+
+
+def cmd_board(args, usage_error, workdir_for, spec_from_args):
+    """The ``relu-hw board`` handler."""
+    import shutil
+    import subprocess
+
+    from ..generate import to_json, write_text_files
+    from .board import DEFAULT_BEATS, MAX_BEATS, build_board
+    spec = spec_from_args(args)
+    beats = DEFAULT_BEATS if args.beats is None else args.beats
+    if not 1 <= beats <= MAX_BEATS:
+        raise usage_error(f"--beats must be an integer from 1 to {MAX_BEATS}, not {beats}")
+    workdir = workdir_for(args.output, f"board.{args.board}.{spec.name}")
+    try:
+        result = build_board(spec, args.board, workdir, beats)
+    except subprocess.CalledProcessError as e:
+        raise usage_error(f"the {args.board} build failed (exit status {e.returncode}); see "
+                          f"the logs in {workdir}") from None
+    name = f"{args.board}_{spec.name}"
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{name}.bin"
+    shutil.copyfile(result["bitstream"], target)
+    result["bitstream"] = str(target)
+    written = [target] + write_text_files(out, {f"{name}.json": to_json(result)})
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['description']}: {spec.name}, {beats} beats, expected signature "
+              f"{result['expected_signature']}; Fmax {result['fmax_mhz']} MHz at a "
+              f"{result['clock_mhz']:g} MHz clock: timing "
+              f"{'met' if result['timing_met'] else 'NOT met'}")
+        for path in written:
+            print(f"wrote {path}")
+    return 0 if result["timing_met"] else 1
+
+
+def register_baseline(subparsers, usage_error):
+    """Add ``baseline`` to ``subparsers``."""
+    import sys
+
+    from .baseline import compare, load_points, load_report, record, run_point, write_table
+
+    p = subparsers.add_parser(
+        "baseline", help="regenerate or check the FPGA baselines of record (fpga/)",
+        description="With --update, run every point of fpga/baselines.toml and record its "
+                    "report in fpga/reports/, then regenerate fpga/RESULTS.md. With --check, "
+                    "run them afresh and compare: exit status 1 if a LUT or flip-flop count "
+                    "grew or a median Fmax fell more than 10%. With --table, only regenerate "
+                    "fpga/RESULTS.md from the recorded reports.")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--update", action="store_true", help="rerun and record every point")
+    mode.add_argument("--check", action="store_true", help="rerun and compare, record nothing")
+    mode.add_argument("--table", action="store_true", help="regenerate RESULTS.md only")
+    p.add_argument("--dir", type=Path, default=Path("fpga"), metavar="DIR",
+                   help="the baselines folder (default fpga)")
+    p.add_argument("--only", action="append", metavar="ID",
+                   help="only this point (repeatable)")
+    p.add_argument("--workdir", type=Path, default=Path("build") / "flows" / "baseline",
+                   metavar="DIR", help="tool work folder, outside /tmp (default "
+                                       "build/flows/baseline)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="place-and-route runs at a time (default: the machine's cores)")
+
+    def handler(args):
+        from .tools import ToolError, check_workdir
+        try:
+            points = load_points(args.dir)
+            if args.table:
+                for path in write_table(args.dir, _readme_of(args.dir)):
+                    print(f"wrote {path}")
+                return 0
+            if args.jobs < 1:
+                raise ValueError(f"--jobs must be a positive integer, not {args.jobs}")
+            if args.only:
+                unknown = sorted(set(args.only) - {p.id for p in points})
+                if unknown:
+                    raise ValueError(f"Unknown baseline id {unknown[0]!r}; ids are "
+                                     f"{', '.join(p.id for p in points)}")
+                points = [p for p in points if p.id in args.only]
+            check_workdir(args.workdir)
+            baselines = {} if args.update else {p.id: load_report(args.dir, p.id)
+                                                 for p in points}
+        except ValueError as e:
+            raise usage_error(str(e)) from None
+        failed = 0
+        for point in points:
+            try:
+                fresh = run_point(point, args.workdir, jobs=args.jobs)
+            except ToolError as e:
+                print(f"{point.id}: ERROR {e}", file=sys.stderr)
+                failed += 1
+                continue
+            f = fresh["fmax_mhz"]
+            summary = (f"lut {fresh['totals']['lut']}, ff {fresh['totals']['ff']}, Fmax "
+                       + (f"{f['median']:.1f} MHz" if f else "-"))
+            if args.update:
+                print(f"{point.id}: {summary}; wrote {record(args.dir, point.id, fresh)}")
+            else:
+                problems = compare(baselines[point.id], fresh)
+                failed += bool(problems)
+                print(f"{point.id}: {'REGRESSION' if problems else 'ok'} ({summary})"
+                      + "".join(f"\n  {p}" for p in problems))
+        if args.update and not failed:
+            for path in write_table(args.dir, _readme_of(args.dir)):
+                print(f"wrote {path}")
+        return 1 if failed else 0
+
+    p.set_defaults(handler=handler)
+
+
+def _readme_of(directory):
+    """The README beside the baselines folder (the repository's), if it exists."""
+    readme = Path(directory).resolve().parent / "README.md"
+    return readme if readme.exists() else None

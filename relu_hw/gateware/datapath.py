@@ -180,7 +180,7 @@ class LaneDatapath:
         """The output code, in the narrowest shape that holds every code it can take (at most
         ``signed(out_width)``)."""
         spec = self._spec
-        fmt_in, fmt_out = spec.input_format, spec.output_format
+        fmt_in = spec.input_format
         x = values["x"]
         sign = x[-1]
 
