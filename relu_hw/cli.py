@@ -4,12 +4,11 @@
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
 
 from . import spec as specmod
 from .flows.tools import ToolError
-from .generate import manifest, to_json, to_verilog, write_text_files
+from .generate import manifest, read_toml, to_json, to_verilog, write_text_files
 from .simulate import BACKENDS, simulate
 from .verilator import VerilatorError
 
@@ -156,12 +155,9 @@ def spec_from_args(args):
 
 def _read_config(path):
     try:
-        with open(path, "rb") as f:
-            table = tomllib.load(f)
-    except OSError as e:
-        raise UsageError(f"cannot read config {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"config {path} is not valid TOML: {e}") from None
+        table = read_toml(path)
+    except ValueError as e:
+        raise UsageError(f"config: {e}") from None
     known = {option.replace("-", "_") for option, _, _ in _SPEC_OPTIONS}
     options = {}
     for key, value in table.items():

@@ -3,6 +3,7 @@
 
 import json
 import os
+import tomllib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from amaranth.lib import wiring
 from . import __version__
 from .gateware import AXIStreamActivation, axis_signature
 
-__all__ = ["to_verilog", "manifest", "write_text_files"]
+__all__ = ["to_verilog", "manifest", "write_text_files", "read_toml"]
 
 
 @contextmanager
@@ -79,6 +80,18 @@ def manifest(spec):
         "options": spec.options(),
         "ports": ports(spec),
     }
+
+
+def read_toml(path):
+    """The table in TOML file ``path``; :exc:`ValueError` with a sentence if it can't be read
+    or parsed."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ValueError(f"Cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path} is not valid TOML: {e}") from None
 
 
 def to_json(obj):

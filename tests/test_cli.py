@@ -86,7 +86,7 @@ def test_config_file(tmp_path, capsys):
      "Slope count must equal the lane count (2), not 1"),
     (["--kind", "leaky_relu", "--slope", "nan"], "Slope must be a finite decimal"),
     (["--max-value", "-2"], "max_value must be at least 0, not '-2'"),
-    (["--config", "does-not-exist.toml"], "cannot read config does-not-exist.toml"),
+    (["--config", "does-not-exist.toml"], "config: Cannot read does-not-exist.toml"),
 ])
 def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
     out_dir = tmp_path / "out"

@@ -9,10 +9,10 @@ options). ``fpga/reports/<id>.json`` holds each point's report; ``fpga/RESULTS.m
 """
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..generate import read_toml
 from ..spec import Spec
 from .report import DEFAULT_SEEDS, check_flow_args, run_flow
 
@@ -42,13 +42,7 @@ class Point:
 def load_points(directory):
     """The points of ``directory/baselines.toml``; :exc:`ValueError` names what is wrong."""
     path = Path(directory) / "baselines.toml"
-    try:
-        with open(path, "rb") as f:
-            table = tomllib.load(f)
-    except OSError as e:
-        raise ValueError(f"Cannot read {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path} is not valid TOML: {e}") from None
+    table = read_toml(path)
     points, seen = [], set()
     for entry in table.get("baseline", []):
         try:
