@@ -251,6 +251,17 @@ def test_workdir_under_tmp_is_refused(tmp_path):
         run_flow(Spec(), "xilinx", tmp_path)
 
 
+def test_work_folders_of_concurrent_runs_differ():
+    # Two runs of `relu-hw synth` started side by side in one folder share their tool work
+    # folder only if they build the same configuration into the same output folder.
+    from relu_hw.flows.commands import _workdir_for
+    base = _workdir_for("out", "relu_axis.ecp5-45k", Spec(lanes=8))
+    assert base.name.startswith("relu_axis.ecp5-45k-")
+    assert _workdir_for("out", "relu_axis.ecp5-45k", Spec(lanes=8)) == base
+    assert _workdir_for("out", "relu_axis.ecp5-45k", Spec(lanes=1)) != base
+    assert _workdir_for("out2", "relu_axis.ecp5-45k", Spec(lanes=8)) != base
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(target="ice40-hx4k"), "Target must be one of"),
     (dict(target="ecp5-45k", speed=9), "Speed grade of ecp5-45k must be one of 6, 7, 8"),

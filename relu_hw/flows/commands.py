@@ -41,11 +41,17 @@ def _check_jobs(jobs):
         raise _usage_error(f"--jobs must be a positive integer, not {jobs}")
 
 
-def _workdir_for(output, key):
-    """Tool work folder for ``key``, kept out of the output folder: ``build/flows/<key>`` under
-    the current folder, or under the user's cache when the current folder is below /tmp (which
-    the YoWASP tools cannot see)."""
+def _workdir_for(output, key, spec):
+    """Tool work folder for ``key``, kept out of the output folder: ``build/flows/<key>-<hash>``
+    under the current folder, or under the user's cache when the current folder is below /tmp
+    (which the YoWASP tools cannot see). The hash of the configuration and the output folder
+    keeps concurrent runs (another configuration of the same name, another output folder) out
+    of each other's files."""
+    import hashlib
     from .tools import _under_tmp
+    ident = json.dumps([spec.options(), str(Path(output).resolve())], sort_keys=True,
+                       default=str)
+    key = f"{key}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
     if not _under_tmp(Path.cwd()):
         return Path("build") / "flows" / key    # relative: reports carry no host paths
     base = Path.home() / ".cache" / "relu-hw" / "flows"
@@ -64,7 +70,7 @@ def _run(spec, args, output):
     except ValueError as e:
         raise _usage_error(str(e)) from None
     _check_jobs(args.jobs)
-    workdir = _workdir_for(output, f"{spec.name}.{args.target}")
+    workdir = _workdir_for(output, f"{spec.name}.{args.target}", spec)
     try:
         return run_flow(spec, args.target, workdir, speed=args.speed, seeds=args.seeds,
                         freq=args.freq, jobs=args.jobs)
@@ -111,7 +117,7 @@ def build_summary(spec, output, target=None):
         check_flow_args(target)
     except ValueError as e:
         raise _usage_error(str(e)) from None
-    workdir = _workdir_for(output, f"{spec.name}.{target}")
+    workdir = _workdir_for(output, f"{spec.name}.{target}", spec)
     try:
         report = run_flow(spec, target, workdir, jobs=os.cpu_count() or 1)
     except ToolError as e:
@@ -283,7 +289,7 @@ def cmd_board(args, usage_error, workdir_for, spec_from_args):
     beats = DEFAULT_BEATS if args.beats is None else args.beats
     if not 1 <= beats <= MAX_BEATS:
         raise usage_error(f"--beats must be an integer from 1 to {MAX_BEATS}, not {beats}")
-    workdir = workdir_for(args.output, f"board.{args.board}.{spec.name}")
+    workdir = workdir_for(args.output, f"board.{args.board}.{spec.name}", spec)
     try:
         result = build_board(spec, args.board, workdir, beats)
     except subprocess.CalledProcessError as e:
