@@ -27,7 +27,7 @@ The synchronous reset is left unconstrained, so the properties hold across a res
 The proofs are k-induction (SymbiYosys ``mode prove``, ``smtbmc yices``). Induction needs
 strengthening invariants that relate the scoreboard to the pipeline's registers (how many beats
 each register holds, which queue entry each holds, and that it holds that entry's values); they
-are found by name (``skid_valid``, ``stage{j}_valid``, ``stage{j}_lane{k}_x`` ...), so a
+are found by name (``skid_full``, ``stage{j}_valid``, ``stage{j}_lane{k}_x`` ...), so a
 refactor of the pipeline that renames them fails with a clear :exc:`LookupError`.
 
 The YoWASP tools see a private ``/tmp``: every proof runs with its working folder outside
@@ -298,17 +298,23 @@ class FormalHarness(Elaboratable):
 
         # Strengthening invariants: which register holds which queue entry, and its values.
         valids = [internal(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
-        skid_valid = internal("skid_valid") if spec.ready == "registered" else Const(0, 1)
+        registered = spec.ready == "registered"
+        skid_valid = internal("skid_full") if registered else Const(0, 1)
         m.d.comb += P("invariant: count matches valid flags", n == sum(valids) + skid_valid)
-        # Copies of a control flag (``stage1_valid_g1``, ``skid_full`` ...), where the pipeline
-        # replicates them to bound fanout, always equal the plain one.
+        # Copies of a control flag (``stage1_valid_g1``, ``skid_full_g1`` ...), where the
+        # pipeline replicates them to bound fanout, always equal the plain one.
         for copy_name in sorted(internals):
-            hit = re.fullmatch(r"(skid_valid|stage\d+_valid)_g\d+|skid_full(_g\d+)?", copy_name)
+            hit = re.fullmatch(r"(skid_full|stage\d+_valid|stage\d+_en)_g\d+", copy_name)
             if hit:
-                plain = hit.group(1) or "skid_valid"
-                agree = internal(copy_name) == internal(plain)
+                agree = internal(copy_name) == internal(hit.group(1))
                 m.d.comb += P("invariant: flag copies agree", agree)
-        if spec.ready == "registered":
+        if registered:
+            # The registered enables equal what the flags imply: a stage advances when it is
+            # empty or its successor (the skid buffer after the last) takes its beat.
+            ready = ~skid_valid
+            for j in reversed(range(1, spec.stages + 1)):
+                ready = ~valids[j - 1] | ready
+                m.d.comb += P("invariant: registered enable", internal(f"stage{j}_en") == ready)
             # The skid buffer after the last stage holds the oldest beat, queue entry 0, as a
             # result: the spec applied to it.
             entry = queue[0]

@@ -111,8 +111,10 @@ def test_combinational_ready_path_fails_registered_mode():
     spec = mutant.spec
     result = prove(spec, name="failing_comb_ready", workdir=WORKDIR,
                    dut=mutant.pipeline_class()(spec))
-    # Functionally the mutant is right (the induction passes); only the structure is wrong.
-    assert not result.passed and result.failed == [REGISTERED_READY]
+    # Functionally the mutant is right (it is the combinational-ready design): only the
+    # structure fails, and the invariant that the enables are registered copies of the flags'.
+    assert not result.passed and REGISTERED_READY in result.failed
+    assert set(result.failed) == {REGISTERED_READY, "invariant: registered enable"}
     assert REGISTERED_READY in result.summary()
 
 
@@ -148,10 +150,10 @@ def test_harness_rejects_non_spec_and_tmp_workdir():
 def test_harness_names_missing_pipeline_register():
     mutant = mutants.Mutant(
         "renamed", "skid flag renamed", "pipeline",
-        (('named("skid_valid", g)', 'named("skid_full", g)'),),
+        (('flags("skid_full")', 'flags("skid_flag")'),),
         dict(kind="relu", width=8, lanes=1), "formal")
     spec = mutant.spec
-    with pytest.raises(LookupError, match="skid_valid"):
+    with pytest.raises(LookupError, match="skid_full"):
         prove(spec, name="renamed", workdir=WORKDIR, dut=mutant.pipeline_class()(spec))
 
 

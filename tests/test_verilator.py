@@ -252,10 +252,10 @@ def _buggy_verilog(tmp_path):
     """The generated Verilog with lane 1's sign test moved from bit 7 to bit 6, and the top
     module renamed so that it has to be discovered."""
     text = to_verilog(BUGGY_SPEC)
-    # Each lane's result is a 7-bit ReLU (its sign is always 0): "x[sign] ? 7'h00 : ...".
-    sign_tests = re.findall(r"i__payload\[(\d+)\] \? 7'h00", text)
+    # Each lane's result is a 7-bit ReLU (its sign is always 0), masked by "~ x[sign]".
+    sign_tests = re.findall(r"= ~ i__payload\[(\d+)\];", text)
     assert sign_tests == ["7", "15"], "the generated Verilog changed shape; update this edit"
-    text = text.replace("i__payload[15] ? 7'h00", "i__payload[14] ? 7'h00")
+    text = text.replace("= ~ i__payload[15];", "= ~ i__payload[14];")
     text = re.sub(r"\brelu_axis\b", "hand_edited_relu", text)
     path = tmp_path / "edited.v"
     path.write_text(text)

@@ -176,9 +176,12 @@ class LaneDatapath:
         x = Signal(signed(self._spec.width))
         return {name: Value.cast(v).shape() for name, v in self.prepare(x).items()}
 
-    def finish(self, values):
+    def finish(self, values, zero_by_reset=True):
         """The output code, in the narrowest shape that holds every code it can take (at most
-        ``signed(out_width)``)."""
+        ``signed(out_width)``).
+
+        A constant zero branch (ReLU's negative side) is a multiplexer, which synthesis maps onto
+        the flip-flops' synchronous reset, when ``zero_by_reset``; otherwise a mask in logic."""
         spec = self._spec
         fmt_in = spec.input_format
         x = values["x"]
@@ -214,6 +217,10 @@ class LaneDatapath:
         shape = _shape_for(min(taken.lo, other.lo), max(taken.hi, other.hi))
         if taken.is_const and other.is_const and taken.lo == other.lo:
             return Const(taken.lo, shape)
+        if other.is_const and other.lo == 0 and not zero_by_reset:
+            # A 1-bit signed select extends to all ones or all zeros: a mask, kept in logic.
+            masked = (taken.as_shape(shape) & select.as_signed())[:shape.width]
+            return masked.as_signed() if shape.signed else masked
         # The final multiplexer; with a constant zero branch it becomes the flip-flops'
         # synchronous reset.
         return Mux(select, taken.as_shape(shape), other.as_shape(shape))

@@ -43,16 +43,17 @@ class ActivationPipeline(wiring.Component):
     Latency of ``spec.stages`` cycles, one beat per cycle. With ``ready="combinational"`` the
     input ``ready`` is a combinational function of the output ``ready`` and the stage valids.
     With ``ready="registered"`` a skid buffer after the last stage makes input ``ready`` a
-    function of flip-flops only (the stage valids and the skid's); it adds no latency, and the
-    block holds up to ``stages + 1`` beats.
+    flip-flop (stage 1's registered enable); it adds no latency, and the block holds up to
+    ``stages + 1`` beats.
 
-    Only the valid flags (pipeline and skid buffer) are reset; data registers are not, so that
-    a zeroing multiplexer can use the flip-flops' synchronous reset instead of logic.
+    Only the control flags are reset; data registers are not. With combinational ready a
+    zeroing multiplexer (ReLU's negative side) uses the flip-flops' synchronous reset.
 
-    With ``ready="registered"`` the valid flags are kept in one copy per group of lanes of about
-    :data:`CONTROL_GROUP_BITS` data bits (``skid_valid``, ``stage{j}_valid`` for group 0,
-    ``skid_valid_g{g}``, ``stage{j}_valid_g{g}`` for the others); the copies always agree, and
-    each drives only its own lanes' multiplexers and enables, so Fmax holds up as lanes grow.
+    With ``ready="registered"`` the control flip-flops (``stage{j}_valid``, ``skid_full`` and
+    the registered enables ``stage{j}_en``) are kept in one copy per group of lanes of about
+    :data:`CONTROL_GROUP_BITS` data bits (plain names for group 0, ``..._g{g}`` for the
+    others); the copies always agree, each drives only its own lanes' enables and multiplexers,
+    and no logic sits between them and the data flip-flops, so Fmax holds up as lanes grow.
     """
 
     def __init__(self, spec):
@@ -80,11 +81,9 @@ class ActivationPipeline(wiring.Component):
         lanes = [LaneDatapath(spec, k) for k in range(spec.lanes)]
         registered = spec.ready == "registered"
 
-        # With registered ready, the control flip-flops (stage and skid valid flags) are copied
-        # once per group of lanes holding about CONTROL_GROUP_BITS data bits, so that no flag
-        # drives more than its group's enables and multiplexers: a single flag driving every
-        # lane held Fmax at 64 lanes to two thirds of one lane's. The copies are always equal;
-        # group 0's carry the plain names (skid_valid, stage{j}_valid, stage{j}_en).
+        # With registered ready, the control flip-flops are copied once per group of lanes
+        # holding about CONTROL_GROUP_BITS data bits, so that no flag drives more than its
+        # group's enables and multiplexers; group 0's copies carry the plain names.
         per_group = max(1, CONTROL_GROUP_BITS // spec.width) if registered else spec.lanes
         groups = -(-spec.lanes // per_group)
 
@@ -96,6 +95,9 @@ class ActivationPipeline(wiring.Component):
 
         def named(base, g):
             return base if g == 0 else f"{base}_g{g}"
+
+        def flags(base, **kwargs):
+            return [Signal(name=named(base, g), **kwargs) for g in range(groups)]
 
         # What each stage computes from the previous one's values, as {name: value}.
         # Stage 1 prepares (slope products); the last stage finishes (round, clip, mux);
@@ -114,42 +116,68 @@ class ActivationPipeline(wiring.Component):
             for k, lane in enumerate(lanes):
                 prepared = {name[len(f"lane{k}_"):]: v for name, v in values.items()
                             if name.startswith(f"lane{k}_")}
-                out[f"lane{k}_y"] = lane.finish(prepared)
+                # With registered ready, zero with logic before the register rather than with
+                # the flip-flops' synchronous reset: on ECP5 a reset that must wait for the
+                # enable costs a LUT between the control flags and every reset pin.
+                out[f"lane{k}_y"] = lane.finish(prepared, zero_by_reset=not registered)
             return out
 
+        def stage_enables(valids, ready):
+            # A stage advances when it is empty or its successor takes its beat.
+            ens = []
+            for valid in reversed(valids):
+                ready = ~valid | ready
+                ens.insert(0, ready)
+            return ens
+
+        valids = [flags(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
+        if registered:
+            # A skid buffer after the last stage: the pipeline advances on its emptiness, never
+            # on the output ready. It takes the last stage's beat when that beat is offered and
+            # not taken, and offers it until it is. Each group also keeps its stage enables in
+            # flip-flops, computed a cycle ahead from the next state, so that every enable and
+            # multiplexer select of the data path comes straight from a flip-flop.
+            skid_fulls = flags("skid_full")
+            enables = [flags(f"stage{j}_en", init=1) for j in range(1, spec.stages + 1)]
+            for g in range(groups):
+                group_valids = [stage_valids[g] for stage_valids in valids]
+                skid_full = skid_fulls[g]
+                now = stage_enables(group_valids, ~skid_full)
+                prev_valids = [self.i.valid, *group_valids[:-1]]
+                next_valids = [Mux(en, prev, valid)
+                               for en, prev, valid in zip(now, prev_valids, group_valids)]
+                next_skid_full = ~self.o.ready & (skid_full | group_valids[-1])
+                next_enables = stage_enables(next_valids, ~next_skid_full)
+                m.d.sync += [
+                    skid_full.eq(next_skid_full),
+                    *(valid.eq(v) for valid, v in zip(group_valids, next_valids)),
+                    *(en[g].eq(v) for en, v in zip(enables, next_enables)),
+                ]
+        else:
+            enables = [flags(f"stage{j}_en") for j in range(1, spec.stages + 1)]
+            ens = stage_enables([stage_valids[0] for stage_valids in valids], self.o.ready)
+            prev = self.i.valid
+            for en, v, stage_valids in zip(enables, ens, valids):
+                m.d.comb += en[0].eq(v)
+                with m.If(en[0]):
+                    m.d.sync += stage_valids[0].eq(prev)
+                prev = stage_valids[0]
+        m.d.comb += self.i.ready.eq(enables[0][0])
+
         values = prepare(self.i.payload)
-        valid = [self.i.valid] * groups
-        enables, valids = [], []
         for stage in range(1, spec.stages + 1):
             if stage == spec.stages:
                 values = finish(values)
-            ens = [Signal(name=named(f"stage{stage}_en", g)) for g in range(groups)]
-            stage_valids = [Signal(name=named(f"stage{stage}_valid", g)) for g in range(groups)]
-            enables.append(ens)
-            valids.append(stage_valids)
             regs = {}
             for name, v in values.items():
                 reg = Signal(v.shape(), name=f"stage{stage}_{name}", reset_less=True)
-                with m.If(ens[group_of(name)]):
+                with m.If(enables[stage - 1][group_of(name)]):
                     m.d.sync += reg.eq(v)
                 regs[name] = reg
-            for en, stage_valid, prev in zip(ens, stage_valids, valid):
-                with m.If(en):
-                    m.d.sync += stage_valid.eq(prev)
-            values, valid = regs, stage_valids
+            values = regs
 
         if registered:
-            # A skid buffer after the last stage: the pipeline advances on its emptiness (a
-            # flip-flop), never on the output ready. It takes the last stage's beat when that
-            # beat is offered and not taken, and offers it until it is. Sitting after the
-            # registers, it adds no logic in front of the datapath and no latency.
-            # Its valid flag is kept twice per group: `skid_valid` stalls the pipeline (its
-            # loads sit by the stage registers), `skid_full` selects the output and loads the
-            # skid (by the output), so that neither copy has to reach both places.
-            skid_valids = [Signal(name=named("skid_valid", g)) for g in range(groups)]
-            skid_fulls = [Signal(name=named("skid_full", g)) for g in range(groups)]
-            downstream_ready = [~skid_valid for skid_valid in skid_valids]
-            out_valid = skid_fulls[0] | valid[0]
+            out_valid = skid_fulls[0] | valids[-1][0]
             out_values = {}
             for name, reg in values.items():
                 g = group_of(name)
@@ -157,19 +185,8 @@ class ActivationPipeline(wiring.Component):
                 with m.If(~skid_fulls[g]):
                     m.d.sync += skid.eq(reg)
                 out_values[name] = Mux(skid_fulls[g], skid, reg)
-            for flags in (skid_valids, skid_fulls):
-                for flag, last_valid in zip(flags, valid):
-                    m.d.sync += flag.eq(~self.o.ready & (flag | last_valid))
         else:
-            downstream_ready = [self.o.ready]
-            out_valid, out_values = valid[0], values
-
-        # A stage advances when it is empty or its successor takes its beat.
-        for ens, stage_valids in zip(reversed(enables), reversed(valids)):
-            for en, stage_valid, ready in zip(ens, stage_valids, downstream_ready):
-                m.d.comb += en.eq(~stage_valid | ready)
-            downstream_ready = ens
-        m.d.comb += self.i.ready.eq(enables[0][0])
+            out_valid, out_values = valids[-1][0], values
 
         m.d.comb += [
             self.o.valid.eq(out_valid),
