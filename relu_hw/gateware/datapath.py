@@ -68,9 +68,13 @@ class Bounded:
         total = self.value + bias
         return Bounded(total >> k, _round_int(self.lo, k, mode), _round_int(self.hi, k, mode))
 
-    def multiply(self, n, impl):
+    def multiply(self, n, impl, module=None, name="partial"):
         """Multiply by the integer constant ``n`` with ``impl`` (``shift``, ``shift_add``,
-        ``multiplier``)."""
+        ``multiplier``).
+
+        Given ``module``, each partial sum of a shift-and-add is a ``keep`` signal of it (named
+        ``name`` and an index), so that synthesis builds the chain of adders the digits describe
+        (carry chains) instead of merging it into one multi-operand adder in LUTs."""
         lo, hi = sorted((self.lo * n, self.hi * n))
         if impl == "multiplier":
             return Bounded(self.value * Const(n), lo, hi)
@@ -79,11 +83,15 @@ class Bounded:
             terms = [(-sign, term) for sign, term in terms]
         assert impl == "shift_add" or len(terms) == 1, impl
         total = None
-        for sign, term in terms:
+        for i, (sign, term) in enumerate(terms):
             if total is None:
                 total = term if sign > 0 else -term
-            else:
-                total = total + term if sign > 0 else total - term
+                continue
+            total = total + term if sign > 0 else total - term
+            if module is not None and i < len(terms) - 1:
+                partial = Signal(total.shape(), name=f"{name}{i}", attrs={"keep": 1})
+                module.d.comb += partial.eq(total)
+                total = partial
         return Bounded(total, lo, hi)
 
     def clip_above(self, limit):
@@ -155,20 +163,23 @@ class LaneDatapath:
 
     def __init__(self, spec, lane):
         self._spec = spec
+        self._lane = lane
         self._slope = None if spec.lane_slopes is None else spec.lane_slopes[lane]
 
     @property
     def _impl(self):
         return None if self._slope is None else self._spec.slope_impl_of(self._slope)
 
-    def prepare(self, x):
-        """Values that depend only on ``x`` (a signed input code), as ``{name: value}``."""
+    def prepare(self, x, module=None):
+        """Values that depend only on ``x`` (a signed input code), as ``{name: value}``; the
+        partial sums of a shift-and-add become signals of ``module`` when given."""
         values = {"x": x}
         if self._impl in ("shift_add", "multiplier"):
             fmt = self._spec.input_format
             # Only x < 0 uses the product; its range is that of the negative inputs.
             neg = Bounded(x, fmt.min_code, -1)
-            values["product"] = neg.multiply(self._slope.code, self._impl).value
+            values["product"] = neg.multiply(self._slope.code, self._impl, module,
+                                             f"lane{self._lane}_partial").value
         return values
 
     def prepared_shapes(self):

@@ -107,7 +107,7 @@ class ActivationPipeline(wiring.Component):
             if spec.user_width:
                 out["user"] = payload.user
             for k, lane in enumerate(lanes):
-                for name, v in lane.prepare(payload.data[k]).items():
+                for name, v in lane.prepare(payload.data[k], m).items():
                     out[f"lane{k}_{name}"] = v
             return out
 
