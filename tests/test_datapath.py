@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The lane datapath, exhaustively: every 8-bit input code through the gateware."""
 
+import re
+
 import numpy as np
 import pytest
 
+from relu_hw.generate import to_verilog
 from relu_hw.golden import golden
 from relu_hw.simulate import Stimulus, run_amaranth
 from relu_hw.spec import Spec
@@ -69,3 +72,14 @@ def test_wide_format_edges():
     ones = np.ones(1, dtype=bool)
     stim = Stimulus(data, np.zeros(400, bool), np.zeros(400, np.int64), ones, ones)
     np.testing.assert_array_equal(run_amaranth(spec, stim).data, golden(spec, data))
+
+
+def test_shift_add_partial_sums_are_kept_and_narrow():
+    # Slope 0.01 is code 1311 = 1024 + 256 + 32 - 1: partial sums x * 31 and x * 287, kept so
+    # that synthesis does not merge the adders, each as narrow as x < 0 (16 bits) allows.
+    spec = Spec(kind="leaky_relu", slope="0.01", slope_impl="shift_add", width=16, lanes=1)
+    assert spec.lane_slopes[0].code == 1311
+    text = to_verilog(spec)
+    kept = re.findall(r"\(\* keep = 32'd1 \*\)\s*wire \[(\d+):0\] lane0_partial(\d+);", text)
+    widths = {int(i): int(msb) + 1 for msb, i in kept}
+    assert widths == {1: (32768 * 31).bit_length() + 1, 2: (32768 * 287).bit_length() + 1}

@@ -73,23 +73,27 @@ class Bounded:
         ``multiplier``).
 
         Given ``module``, each partial sum of a shift-and-add is a ``keep`` signal of it (named
-        ``name`` and an index), so that synthesis builds the chain of adders the digits describe
-        (carry chains) instead of merging it into one multi-operand adder in LUTs."""
+        ``name`` and an index), as narrow as its range, so that synthesis builds the chain of
+        adders the digits describe (carry chains) instead of merging it into one multi-operand
+        adder in LUTs."""
         lo, hi = sorted((self.lo * n, self.hi * n))
         if impl == "multiplier":
             return Bounded(self.value * Const(n), lo, hi)
-        terms = [(sign, self.value << shift) for sign, shift in csd_digits(abs(n))]
+        digits = csd_digits(abs(n))
         if n < 0:
-            terms = [(-sign, term) for sign, term in terms]
-        assert impl == "shift_add" or len(terms) == 1, impl
-        total = None
-        for i, (sign, term) in enumerate(terms):
+            digits = [(-sign, shift) for sign, shift in digits]
+        assert impl == "shift_add" or len(digits) == 1, impl
+        total, coefficient = None, 0
+        for i, (sign, shift) in enumerate(digits):
+            term = self.value << shift
+            coefficient += sign << shift
             if total is None:
                 total = term if sign > 0 else -term
                 continue
             total = total + term if sign > 0 else total - term
-            if module is not None and i < len(terms) - 1:
-                partial = Signal(total.shape(), name=f"{name}{i}", attrs={"keep": 1})
+            if module is not None and i < len(digits) - 1:
+                shape = _shape_for(*sorted((self.lo * coefficient, self.hi * coefficient)))
+                partial = Signal(shape, name=f"{name}{i}", attrs={"keep": 1})
                 module.d.comb += partial.eq(total)
                 total = partial
         return Bounded(total, lo, hi)
