@@ -21,7 +21,7 @@ from fractions import Fraction
 from functools import cached_property
 
 __all__ = [
-    "KINDS", "ROUNDING_MODES", "OVERFLOW_MODES", "SLOPE_IMPLS", "READY_MODES",
+    "KINDS", "ROUNDING_MODES", "OVERFLOW_MODES", "SLOPE_IMPLS", "READY_MODES", "ZEROING_MODES",
     "FixedFormat", "Quantized", "Spec", "parse_constant",
 ]
 
@@ -56,6 +56,13 @@ SLOPE_IMPLS = ("auto", "shift", "shift_add", "multiplier")
 
 #: How the stream's input ``ready`` is produced.
 READY_MODES = ("registered", "combinational")
+
+#: How a constant zero output (ReLU's negative side) is made: ``reset`` by the flip-flops'
+#: synchronous reset (free where that reset waits for the clock enable, as iCE40's SB_DFFESR),
+#: ``logic`` by a mask before the register (keeps control logic off the reset pins where the
+#: reset overrides the enable, as on ECP5 and Xilinx), ``auto`` logic with registered ready
+#: and reset with combinational ready.
+ZEROING_MODES = ("auto", "reset", "logic")
 
 MIN_WIDTH, MAX_WIDTH = 2, 32
 MAX_LANES = 256
@@ -245,6 +252,8 @@ class Spec:
         Register stages of the pipeline (1 to 16); the latency in cycles.
     ready : str
         One of :data:`READY_MODES`.
+    zeroing : str
+        One of :data:`ZEROING_MODES`.
     user_width : int
         Width of the sideband ``user`` field (0 to 64; 0 for none).
     name : str or None
@@ -266,6 +275,7 @@ class Spec:
     lanes: int = 4
     stages: int = 1
     ready: str = "registered"
+    zeroing: str = "auto"
     user_width: int = 0
     name: str | None = None
     # Derived in __post_init__, not parameters.
@@ -285,6 +295,7 @@ class Spec:
         _check_choice(self.overflow, "Overflow mode", tuple(OVERFLOW_MODES))
         _check_choice(self.slope_impl, "Slope implementation", SLOPE_IMPLS)
         _check_choice(self.ready, "Ready mode", READY_MODES)
+        _check_choice(self.zeroing, "Zeroing", ZEROING_MODES)
         _check_int(self.lanes, "Lane count", 1, MAX_LANES)
         _check_int(self.stages, "Stage count", 1, MAX_STAGES)
         _check_int(self.user_width, "User width", 0, MAX_USER_WIDTH)
@@ -402,6 +413,14 @@ class Spec:
         return self.slope_impl
 
     @property
+    def zero_by_reset(self):
+        """Whether a constant zero output is the flip-flops' synchronous reset (see
+        :data:`ZEROING_MODES`) rather than logic."""
+        if self.zeroing == "auto":
+            return self.ready == "combinational"
+        return self.zeroing == "reset"
+
+    @property
     def latency(self):
         """Cycles from an accepted input beat to its output beat, with the sink ready."""
         return self.stages
@@ -417,7 +436,8 @@ class Spec:
             "slope_frac": self.slope_frac, "slope_impl": self.slope_impl,
             "threshold": self.threshold, "max_value": self.max_value,
             "rounding": self.rounding, "overflow": self.overflow, "lanes": self.lanes,
-            "stages": self.stages, "ready": self.ready, "user_width": self.user_width,
+            "stages": self.stages, "ready": self.ready, "zeroing": self.zeroing,
+            "user_width": self.user_width,
             "name": self.name,
         }
 

@@ -200,6 +200,18 @@ def test_bound_general_slope_dsp_use(fresh):
 
 # The iCE40 harness and other targets -----------------------------------------------------------
 
+def test_zeroing_by_reset_saves_a_lut_per_bit_on_ice40():
+    # iCE40's SB_DFFESR lets the enable gate the synchronous reset, so a ReLU zero by reset
+    # needs no LUT; by logic it takes one per output bit (7 a lane for 8-bit ReLU).
+    luts = {}
+    for zeroing in ("reset", "logic"):
+        spec = Spec(kind="relu", width=8, lanes=2, zeroing=zeroing, name=f"zero_{zeroing}")
+        report = run_flow(spec, "ice40-hx8k", WORKDIR / f"zeroing-{zeroing}", seeds=1,
+                          place=False)
+        luts[zeroing] = report["totals"]["lut"]
+    assert luts["logic"] - luts["reset"] >= 2 * 7
+
+
 def test_harness_only_when_ports_exceed_pins(fresh):
     up5k = get_target("ice40-up5k")
     wide, narrow = Spec(lanes=4, width=16), Spec(lanes=1, width=8)

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from relu_hw.generate import to_verilog
 from relu_hw.simulate import simulate
-from relu_hw.spec import KINDS, OVERFLOW_MODES, READY_MODES, ROUNDING_MODES, Spec
+from relu_hw.spec import (KINDS, OVERFLOW_MODES, READY_MODES, ROUNDING_MODES, ZEROING_MODES,
+                           Spec)
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -50,6 +51,7 @@ def valid_configs(draw):
         overflow=draw(st.sampled_from(tuple(OVERFLOW_MODES))),
         lanes=draw(st.integers(1, 4)), stages=draw(st.integers(1, 4)),
         ready=draw(st.sampled_from(READY_MODES)), user_width=draw(st.integers(0, 9)),
+        zeroing=draw(st.sampled_from(ZEROING_MODES)),
     )
     if draw(st.booleans()):
         config["out_width"] = out_width = draw(st.integers(2, 32))
@@ -108,6 +110,7 @@ _INVALID = {
     "overflow": (["clip", "sat"], "Overflow mode"),
     "slope_impl": (["dsp", "lut"], "Slope implementation"),
     "ready": (["skid", "comb"], "Ready mode"),
+    "zeroing": (["lsr", "mux"], "Zeroing"),
     "lanes": ([0, 257, -1], "Lane count"),
     "stages": ([0, 17], "Stage count"),
     "user_width": ([-1, 65], "User width"),

@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """The stream pipeline: handshakes, throughput, latency and sideband under backpressure."""
 
+import re
+
 import pytest
 from amaranth.hdl import signed
 from amaranth.sim import Simulator
 
 from relu_hw.gateware import ActivationPipeline
+from relu_hw.generate import to_verilog
 from relu_hw.simulate import simulate
-from relu_hw.spec import Spec
+from relu_hw.spec import READY_MODES, ZEROING_MODES, Spec
 
 PATTERNS = [(1.0, 1.0), (0.5, 1.0), (1.0, 0.3), (0.6, 0.6), (0.9, 0.1)]
 
@@ -107,3 +110,19 @@ def test_output_holds_while_stalled():
     sim.run()
     assert all(valid for valid, _ in samples)
     assert len({payload for _, payload in samples}) == 1
+
+
+@pytest.mark.parametrize("ready", READY_MODES)
+@pytest.mark.parametrize("zeroing", ZEROING_MODES)
+@pytest.mark.parametrize("kind", ["relu", "thresholded_relu"])
+def test_zeroing_shapes_the_verilog_not_the_function(kind, zeroing, ready):
+    spec = Spec(kind=kind, width=8, frac=4, lanes=2, stages=2, ready=ready, zeroing=zeroing)
+    by_reset = zeroing == "reset" or (zeroing == "auto" and ready == "combinational")
+    assert spec.zero_by_reset == by_reset
+    # By reset, the zero is a multiplexer with a constant zero branch (which synthesis maps onto
+    # the flip-flops' synchronous reset); by logic there is none.
+    text = to_verilog(spec)
+    zero_branch = r"\? \d+'h0+ :|: \d+'h0+;"
+    assert (re.search(zero_branch, text) is not None) == by_reset
+    result = simulate(spec, beats=300, valid_prob=0.6, ready_prob=0.6, seed=3)
+    assert result.passed, result.summary()

@@ -28,6 +28,8 @@ from relu_hw.spec import (ROUNDING_MODES, OVERFLOW_MODES, Spec, csd_digits, pars
                                         "'saturate_symmetric', not 'clip'"),
     (dict(ready="maybe"), ValueError, "Ready mode must be one of 'registered', "
                                       "'combinational', not 'maybe'"),
+    (dict(zeroing="lsr"), ValueError, "Zeroing must be one of 'auto', 'reset', 'logic', "
+                                      "not 'lsr'"),
     (dict(kind="leaky_relu", slope_impl="lut"), ValueError,
      "Slope implementation must be one of 'auto', 'shift', 'shift_add', 'multiplier'"),
     (dict(kind="leaky_relu", slope="nan"), ValueError,

@@ -122,6 +122,8 @@ def _describe(cfg):
         text += f", slope {cfg['slope']}"
     if cfg.get("slope_impl", "auto") != "auto":
         text += f" ({cfg['slope_impl']})"
+    if cfg.get("zeroing", "auto") != "auto":
+        text += f", zeroing {cfg['zeroing']}"
     return text
 
 

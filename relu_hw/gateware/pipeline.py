@@ -46,8 +46,9 @@ class ActivationPipeline(wiring.Component):
     flip-flop (stage 1's registered enable); it adds no latency, and the block holds up to
     ``stages + 1`` beats.
 
-    Only the control flags are reset; data registers are not. With combinational ready a
-    zeroing multiplexer (ReLU's negative side) uses the flip-flops' synchronous reset.
+    Only the control flags are reset; data registers are not. A zero output (ReLU's negative
+    side) is the data flip-flops' synchronous reset or a mask in logic, as ``spec.zeroing``
+    says (by default logic with registered ready, reset with combinational ready).
 
     With ``ready="registered"`` the control flip-flops (``stage{j}_valid``, ``skid_full`` and
     the registered enables ``stage{j}_en``) are kept in one copy per group of lanes of about
@@ -116,10 +117,9 @@ class ActivationPipeline(wiring.Component):
             for k, lane in enumerate(lanes):
                 prepared = {name[len(f"lane{k}_"):]: v for name, v in values.items()
                             if name.startswith(f"lane{k}_")}
-                # With registered ready, zero with logic before the register rather than with
-                # the flip-flops' synchronous reset: on ECP5 a reset that must wait for the
-                # enable costs a LUT between the control flags and every reset pin.
-                out[f"lane{k}_y"] = lane.finish(prepared, zero_by_reset=not registered)
+                # A zero by reset costs a LUT between the enable and every reset pin where
+                # reset overrides the enable (ECP5): with registered ready, control logic there.
+                out[f"lane{k}_y"] = lane.finish(prepared, zero_by_reset=spec.zero_by_reset)
             return out
 
         def stage_enables(valids, ready):
