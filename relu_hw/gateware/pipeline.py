@@ -117,8 +117,9 @@ class ActivationPipeline(wiring.Component):
             for k, lane in enumerate(lanes):
                 prepared = {name[len(f"lane{k}_"):]: v for name, v in values.items()
                             if name.startswith(f"lane{k}_")}
-                # A zero by reset costs a LUT between the enable and every reset pin where
-                # reset overrides the enable (ECP5): with registered ready, control logic there.
+                # spec.zeroing: the flip-flops' reset makes a zero for free where the enable
+                # gates it (iCE40); where reset overrides the enable (ECP5) it costs a LUT from
+                # the enable to every reset pin, which a mask in logic avoids.
                 out[f"lane{k}_y"] = lane.finish(prepared, zero_by_reset=spec.zero_by_reset)
             return out
 
