@@ -39,11 +39,12 @@ _SPEC_OPTIONS = [
     ("stages", int, "pipeline register stages = latency in cycles, 1 to 16 (default 1)"),
     ("ready", str, "input ready: registered (skid buffer) or combinational "
                    "(default registered)"),
-    ("zeroing", str, "how a zero output (ReLU's negative side) is made: reset (the "
-                     "flip-flops' synchronous reset; cheapest where it waits for the enable, as "
-                     "on iCE40), logic (a LUT before the register; keeps control off the reset "
-                     "pins where reset overrides enable, as on ECP5 and Xilinx) or auto (logic "
-                     "with registered ready, reset with combinational; default)"),
+    ("zeroing", str, "how an output forced to a constant (ReLU's zero, a clip limit) is "
+                     "made: reset (the flip-flops' synchronous reset or set; cheapest where it "
+                     "waits for the enable, as on iCE40), logic (masks before the register; "
+                     "keeps control off the reset pins where reset overrides enable, as on ECP5 "
+                     "and Xilinx) or auto (logic with registered ready, reset with "
+                     "combinational; default)"),
     ("user-width", int, "width of TUSER, 0 for none (default 0)"),
     ("name", str, "Verilog module and file name (default <kind>_axis)"),
 ]

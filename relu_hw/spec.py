@@ -57,11 +57,11 @@ SLOPE_IMPLS = ("auto", "shift", "shift_add", "multiplier")
 #: How the stream's input ``ready`` is produced.
 READY_MODES = ("registered", "combinational")
 
-#: How a constant zero output (ReLU's negative side) is made: ``reset`` by the flip-flops'
-#: synchronous reset (free where that reset waits for the clock enable, as iCE40's SB_DFFESR),
-#: ``logic`` by a mask before the register (keeps control logic off the reset pins where the
-#: reset overrides the enable, as on ECP5 and Xilinx), ``auto`` logic with registered ready
-#: and reset with combinational ready.
+#: How an output forced to a constant (ReLU's zero, a clip or saturation limit, the constant
+#: bits of a narrow branch) is made: ``reset`` by the flip-flops' synchronous reset or set
+#: (free where it waits for the clock enable, as iCE40's SB_DFFESR), ``logic`` by masks before
+#: the register (keeps control logic off the reset pins where the reset overrides the enable,
+#: as on ECP5 and Xilinx), ``auto`` logic with registered ready, reset with combinational.
 ZEROING_MODES = ("auto", "reset", "logic")
 
 MIN_WIDTH, MAX_WIDTH = 2, 32
@@ -414,7 +414,7 @@ class Spec:
 
     @property
     def zero_by_reset(self):
-        """Whether a constant zero output is the flip-flops' synchronous reset (see
+        """Whether outputs forced to a constant use the flip-flops' synchronous reset (see
         :data:`ZEROING_MODES`) rather than logic."""
         if self.zeroing == "auto":
             return self.ready == "combinational"

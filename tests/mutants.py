@@ -94,7 +94,7 @@ MUTANTS = [
            dict(kind="relu", width=8, frac=4, out_frac=2, rounding="half_even", lanes=2),
            "golden"),
     Mutant("no_saturation", "saturate mode wraps instead",
-           "datapath", (("return b.clip_above(hi).clip_below(lo)",
+           "datapath", (("return b.clip_above(hi, by_reset).clip_below(lo, by_reset)",
                          "return b.wrap(spec.out_width)"),),
            dict(kind="leaky_relu", width=8, frac=4, out_width=6, slope="1/4", lanes=2),
            "golden"),

@@ -7,6 +7,7 @@ Fresh runs are shared by the tests through one module-scoped fixture.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -188,6 +189,20 @@ def test_bound_fmax_scales_to_64_lanes(fresh):
     one, many = fresh["relu16x1-reg-ecp5"], fresh["relu16x64-reg-ecp5"]
     assert many["configuration"]["lanes"] == 64 and one["configuration"]["lanes"] == 1
     assert many["fmax_mhz"]["median"] >= 0.85 * one["fmax_mhz"]["median"]
+
+
+def test_registered_ready_keeps_control_logic_off_data_resets(fresh):
+    # With registered ready (zeroing auto: logic) no data flip-flop uses its reset pin on ECP5,
+    # where a reset that must wait for the enable would put a LUT from the control flags into
+    # every reset pin; only the control flags reset.
+    control = re.compile(r"core\.(stage\d+_valid|stage\d+_en|skid_full)(_g\d+)?_")
+    for pid in ("relu16x8-reg-ecp5", "leaky-0.01-multiplier-16x8-ecp5"):
+        name = fresh[pid]["configuration"]["name"]
+        netlist = json.loads((WORKDIR / pid / f"{name}.netlist.json").read_text())
+        cells = netlist["modules"][name]["cells"]
+        reset = [c for c, cell in cells.items() if cell["type"] == "TRELLIS_FF"
+                 and isinstance(cell["connections"]["LSR"][0], int)]
+        assert reset and all(control.match(c) for c in reset), (pid, reset[:5])
 
 
 def test_bound_general_slope_dsp_use(fresh):

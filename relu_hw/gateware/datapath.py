@@ -22,6 +22,25 @@ def _shape_for(lo, hi):
     return signed(max(lo.bit_length(), hi.bit_length()) + 1)
 
 
+def _select(cond, a, b, shape, by_reset):
+    """``a`` where ``cond``, else ``b`` (values or integers), as ``shape``, which holds both.
+
+    With ``by_reset`` a multiplexer: where a branch is constant, in whole or in some bits,
+    synthesis maps it onto the synchronous reset (or set) of a register it feeds. Otherwise
+    masks in logic, which synthesis keeps as logic: where the flip-flops' reset overrides their
+    enable (ECP5, Xilinx), a reset that must wait for the enable costs a LUT from the enable to
+    every reset pin."""
+    def cast(v):
+        return Const(v, shape) if isinstance(v, int) else _resize(Value.cast(v), shape)
+    if by_reset:
+        return Mux(cond, cast(a), cast(b))
+    mask = cond.as_signed()         # 1 bit, signed: extends to all ones or all zeros
+    terms = [cast(v).as_unsigned() & m for v, m in ((a, mask), (b, ~mask))
+             if not (isinstance(v, int) and v == 0)]
+    picked = (terms[0] | terms[1] if len(terms) == 2 else terms[0])[:shape.width]
+    return picked.as_signed() if shape.signed else picked
+
+
 class Bounded:
     """An Amaranth value with the integers it can take: ``lo <= value <= hi``."""
 
@@ -98,21 +117,25 @@ class Bounded:
                 total = partial
         return Bounded(total, lo, hi)
 
-    def clip_above(self, limit):
-        """``min(self, limit)``."""
+    def clip_above(self, limit, by_reset=True):
+        """``min(self, limit)``; ``by_reset`` as for :func:`_select`."""
         if self.hi <= limit:
             return self
         if self.lo >= limit:
             return Bounded.const(limit)
-        return Bounded(Mux(self.value > limit, limit, self.value), self.lo, limit)
+        shape = _shape_for(self.lo, limit)
+        return Bounded(_select(self.value <= limit, self.value, limit, shape, by_reset),
+                       self.lo, limit)
 
-    def clip_below(self, limit):
-        """``max(self, limit)``."""
+    def clip_below(self, limit, by_reset=True):
+        """``max(self, limit)``; ``by_reset`` as for :func:`_select`."""
         if self.lo >= limit:
             return self
         if self.hi <= limit:
             return Bounded.const(limit)
-        return Bounded(Mux(self.value < limit, limit, self.value), limit, self.hi)
+        shape = _shape_for(limit, self.hi)
+        return Bounded(_select(self.value >= limit, self.value, limit, shape, by_reset),
+                       limit, self.hi)
 
     def wrap(self, width):
         """Keep the low ``width`` bits as a signed number."""
@@ -191,12 +214,13 @@ class LaneDatapath:
         x = Signal(signed(self._spec.width))
         return {name: Value.cast(v).shape() for name, v in self.prepare(x).items()}
 
-    def finish(self, values, zero_by_reset=True):
+    def finish(self, values, by_reset=True):
         """The output code, in the narrowest shape that holds every code it can take (at most
         ``signed(out_width)``).
 
-        A constant zero branch (ReLU's negative side) is a multiplexer, which synthesis maps onto
-        the flip-flops' synchronous reset, when ``zero_by_reset``; otherwise a mask in logic."""
+        A constant the output is forced to (ReLU's zero, a clip or saturation limit) is a
+        multiplexer, which synthesis maps onto the flip-flops' synchronous reset, when
+        ``by_reset``; otherwise masks in logic (see :func:`_select`)."""
         spec = self._spec
         fmt_in = spec.input_format
         x = values["x"]
@@ -207,10 +231,10 @@ class LaneDatapath:
             taken = Bounded(x, max(t + 1, fmt_in.min_code), fmt_in.max_code) \
                 if t < fmt_in.max_code else None
             select = x > t  # taken when true
-            branches = (self._convert(taken, fmt_in.frac) if taken is not None else None,
-                        Bounded.const(0))
+            branches = (self._convert(taken, fmt_in.frac, by_reset) if taken is not None
+                        else None, Bounded.const(0))
         else:
-            positive = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac)
+            positive = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset)
             select = ~sign  # positive branch when true
             if spec.kind == "relu" or self._impl == "zero":
                 negative = Bounded.const(0)
@@ -221,7 +245,7 @@ class LaneDatapath:
                 else:
                     product = Bounded(values["product"], *sorted(
                         (fmt_in.min_code * self._slope.code, -self._slope.code)))
-                negative = self._convert(product, fmt_in.frac + self._slope.frac)
+                negative = self._convert(product, fmt_in.frac + self._slope.frac, by_reset)
             branches = (positive, negative)
 
         taken, other = branches
@@ -232,23 +256,18 @@ class LaneDatapath:
         shape = _shape_for(min(taken.lo, other.lo), max(taken.hi, other.hi))
         if taken.is_const and other.is_const and taken.lo == other.lo:
             return Const(taken.lo, shape)
-        if other.is_const and other.lo == 0 and not zero_by_reset:
-            # A 1-bit signed select extends to all ones or all zeros: a mask, kept in logic.
-            masked = (taken.as_shape(shape) & select.as_signed())[:shape.width]
-            return masked.as_signed() if shape.signed else masked
-        # The final multiplexer; with a constant zero branch it becomes the flip-flops'
-        # synchronous reset.
-        return Mux(select, taken.as_shape(shape), other.as_shape(shape))
+        other = other.lo if other.is_const else other.value
+        return _select(select, taken.value, other, shape, by_reset)
 
-    def _convert(self, b, scale):
+    def _convert(self, b, scale, by_reset):
         """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow."""
         spec = self._spec
         b = b.round_shift(scale - spec.out_frac, spec.rounding)
         if spec.max_value_q is not None:
             # Rounding is monotone and the clip lies on the output grid, so clipping the
             # rounded value equals rounding the clipped one.
-            b = b.clip_above(spec.max_value_q.code)
+            b = b.clip_above(spec.max_value_q.code, by_reset)
         lo, hi = spec.output_range
         if spec.overflow == "wrap":
             return b.wrap(spec.out_width)
-        return b.clip_above(hi).clip_below(lo)
+        return b.clip_above(hi, by_reset).clip_below(lo, by_reset)

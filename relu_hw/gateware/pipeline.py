@@ -46,9 +46,9 @@ class ActivationPipeline(wiring.Component):
     flip-flop (stage 1's registered enable); it adds no latency, and the block holds up to
     ``stages + 1`` beats.
 
-    Only the control flags are reset; data registers are not. A zero output (ReLU's negative
-    side) is the data flip-flops' synchronous reset or a mask in logic, as ``spec.zeroing``
-    says (by default logic with registered ready, reset with combinational ready).
+    Only the control flags are reset; data registers are not. An output forced to a constant
+    (ReLU's zero, a clip limit) is the data flip-flops' synchronous reset or masks in logic, as
+    ``spec.zeroing`` says (by default logic with registered ready, reset with combinational).
 
     With ``ready="registered"`` the control flip-flops (``stage{j}_valid``, ``skid_full`` and
     the registered enables ``stage{j}_en``) are kept in one copy per group of lanes of about
@@ -120,7 +120,7 @@ class ActivationPipeline(wiring.Component):
                 # spec.zeroing: the flip-flops' reset makes a zero for free where the enable
                 # gates it (iCE40); where reset overrides the enable (ECP5) it costs a LUT from
                 # the enable to every reset pin, which a mask in logic avoids.
-                out[f"lane{k}_y"] = lane.finish(prepared, zero_by_reset=spec.zero_by_reset)
+                out[f"lane{k}_y"] = lane.finish(prepared, by_reset=spec.zero_by_reset)
             return out
 
         def stage_enables(valids, ready):
