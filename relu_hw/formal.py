@@ -315,6 +315,8 @@ class FormalHarness(Elaboratable):
             for j in reversed(range(1, spec.stages + 1)):
                 ready = ~valids[j - 1] | ready
                 m.d.comb += P("invariant: registered enable", internal(f"stage{j}_en") == ready)
+            out_valid = internal("out_valid") == (skid_valid | valids[-1])
+            m.d.comb += P("invariant: registered output valid", out_valid)
             # The skid buffer after the last stage holds the oldest beat, queue entry 0, as a
             # result: the spec applied to it.
             entry = queue[0]

@@ -43,8 +43,8 @@ class ActivationPipeline(wiring.Component):
     Latency of ``spec.stages`` cycles, one beat per cycle. With ``ready="combinational"`` the
     input ``ready`` is a combinational function of the output ``ready`` and the stage valids.
     With ``ready="registered"`` a skid buffer after the last stage makes input ``ready`` a
-    flip-flop (stage 1's registered enable); it adds no latency, and the block holds up to
-    ``stages + 1`` beats.
+    flip-flop (stage 1's registered enable), and output ``valid`` is one too; it adds no
+    latency, and the block holds up to ``stages + 1`` beats.
 
     Only the control flags are reset; data registers are not. An output forced to a constant
     (ReLU's zero, a clip limit) is the data flip-flops' synchronous reset or masks in logic, as
@@ -140,6 +140,9 @@ class ActivationPipeline(wiring.Component):
             # multiplexer select of the data path comes straight from a flip-flop.
             skid_fulls = flags("skid_full")
             enables = [flags(f"stage{j}_en", init=1) for j in range(1, spec.stages + 1)]
+            # Output valid in a flip-flop of its own, so that its LUT is not shared with (and
+            # does not lengthen) a group's next-state logic.
+            out_valid = Signal(name="out_valid")
             for g in range(groups):
                 group_valids = [stage_valids[g] for stage_valids in valids]
                 skid_full = skid_fulls[g]
@@ -149,6 +152,8 @@ class ActivationPipeline(wiring.Component):
                                for en, prev, valid in zip(now, prev_valids, group_valids)]
                 next_skid_full = ~self.o.ready & (skid_full | group_valids[-1])
                 next_enables = stage_enables(next_valids, ~next_skid_full)
+                if g == 0:
+                    m.d.sync += out_valid.eq(next_skid_full | next_valids[-1])
                 m.d.sync += [
                     skid_full.eq(next_skid_full),
                     *(valid.eq(v) for valid, v in zip(group_valids, next_valids)),
@@ -178,7 +183,6 @@ class ActivationPipeline(wiring.Component):
             values = regs
 
         if registered:
-            out_valid = skid_fulls[0] | valids[-1][0]
             out_values = {}
             for name, reg in values.items():
                 g = group_of(name)
