@@ -299,8 +299,8 @@ class FormalHarness(Elaboratable):
         # Strengthening invariants: which register holds which queue entry, and its values.
         valids = [internal(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
         registered = spec.ready == "registered"
-        skid_valid = internal("skid_full") if registered else Const(0, 1)
-        m.d.comb += P("invariant: count matches valid flags", n == sum(valids) + skid_valid)
+        skid_full = internal("skid_full") if registered else Const(0, 1)
+        m.d.comb += P("invariant: count matches valid flags", n == sum(valids) + skid_full)
         # Copies of a control flag (``stage1_valid_g1``, ``skid_full_g1`` ...), where the
         # pipeline replicates them to bound fanout, always equal the plain one.
         for copy_name in sorted(internals):
@@ -311,26 +311,26 @@ class FormalHarness(Elaboratable):
         if registered:
             # The registered enables equal what the flags imply: a stage advances when it is
             # empty or its successor (the skid buffer after the last) takes its beat.
-            ready = ~skid_valid
+            ready = ~skid_full
             for j in reversed(range(1, spec.stages + 1)):
                 ready = ~valids[j - 1] | ready
                 m.d.comb += P("invariant: registered enable", internal(f"stage{j}_en") == ready)
-            out_valid = internal("out_valid") == (skid_valid | valids[-1])
+            out_valid = internal("out_valid") == (skid_full | valids[-1])
             m.d.comb += P("invariant: registered output valid", out_valid)
             # The skid buffer after the last stage holds the oldest beat, queue entry 0, as a
             # result: the spec applied to it.
             entry = queue[0]
             same = internal("skid_last") == entry.last
-            m.d.comb += P("invariant: skid holds its entry", ~skid_valid | same)
+            m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
             if spec.user_width:
                 same = internal("skid_user") == entry.user
-                m.d.comb += P("invariant: skid holds its entry", ~skid_valid | same)
+                m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
             for k in range(spec.lanes):
                 same = internal(f"skid_lane{k}_y") == spec_lane_expr(spec, k, entry.data[k])
-                m.d.comb += P("invariant: skid holds its entry", ~skid_valid | same)
+                m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
         for j in range(1, spec.stages + 1):
             # Stage j holds the entry after those in the skid and the valid stages downstream.
-            pos = skid_valid + (sum(valids[j:]) if j < spec.stages else Const(0, 1))
+            pos = skid_full + (sum(valids[j:]) if j < spec.stages else Const(0, 1))
             final = j == spec.stages
             for p in range(D):
                 here = valids[j - 1] & (pos == p)
