@@ -4,6 +4,7 @@
 Kept apart from :mod:`relu_hw.cli`, which only calls :func:`register` and :func:`build_summary`.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -47,7 +48,6 @@ def _workdir_for(output, key, spec):
     (which the YoWASP tools cannot see). The hash of the configuration and the output folder
     keeps concurrent runs (another configuration of the same name, another output folder) out
     of each other's files."""
-    import hashlib
     from .tools import _under_tmp
     ident = json.dumps([spec.options(), str(Path(output).resolve())], sort_keys=True,
                        default=str)

@@ -95,7 +95,9 @@ class Bounded:
         ``name`` and an index), as narrow as its range, so that synthesis builds the chain of
         adders the digits describe (carry chains) instead of merging it into one multi-operand
         adder in LUTs."""
-        lo, hi = sorted((self.lo * n, self.hi * n))
+        def scaled(c):          # the range of self * c
+            return sorted((self.lo * c, self.hi * c))
+        lo, hi = scaled(n)
         if impl == "multiplier":
             return Bounded(self.value * Const(n), lo, hi)
         digits = csd_digits(abs(n))
@@ -111,7 +113,7 @@ class Bounded:
                 continue
             total = total + term if sign > 0 else total - term
             if module is not None and i < len(digits) - 1:
-                shape = _shape_for(*sorted((self.lo * coefficient, self.hi * coefficient)))
+                shape = _shape_for(*scaled(coefficient))
                 partial = Signal(shape, name=f"{name}{i}", attrs={"keep": 1})
                 module.d.comb += partial.eq(total)
                 total = partial
