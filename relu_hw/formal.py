@@ -304,17 +304,11 @@ class FormalHarness(Elaboratable):
         # Copies of a control flag (``stage1_valid_g1``, ``skid_full_g1`` ...), where the
         # pipeline replicates them to bound fanout, always equal the plain one.
         for copy_name in sorted(internals):
-            hit = re.fullmatch(r"(skid_full|stage\d+_valid|stage\d+_en)_g\d+", copy_name)
+            hit = re.fullmatch(r"(skid_full|stage\d+_valid)_g\d+", copy_name)
             if hit:
                 agree = internal(copy_name) == internal(hit.group(1))
                 m.d.comb += P("invariant: flag copies agree", agree)
         if registered:
-            # The registered enables equal what the flags imply: a stage advances when it is
-            # empty or its successor (the skid buffer after the last) takes its beat.
-            ready = ~skid_full
-            for j in reversed(range(1, spec.stages + 1)):
-                ready = ~valids[j - 1] | ready
-                m.d.comb += P("invariant: registered enable", internal(f"stage{j}_en") == ready)
             out_valid = internal("out_valid") == (skid_full | valids[-1])
             m.d.comb += P("invariant: registered output valid", out_valid)
             # The skid buffer after the last stage holds the oldest beat, queue entry 0, as a

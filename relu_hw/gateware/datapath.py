@@ -12,7 +12,7 @@ from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
 from ..spec import csd_digits
 
-__all__ = ["Bounded", "LaneDatapath"]
+__all__ = ["Bounded", "LaneDatapath", "choose"]
 
 
 def _shape_for(lo, hi):
@@ -22,14 +22,15 @@ def _shape_for(lo, hi):
     return signed(max(lo.bit_length(), hi.bit_length()) + 1)
 
 
-def _select(cond, a, b, shape, by_reset):
+def choose(cond, a, b, shape, by_reset):
     """``a`` where ``cond``, else ``b`` (values or integers), as ``shape``, which holds both.
 
     With ``by_reset`` a multiplexer: where a branch is constant, in whole or in some bits,
     synthesis maps it onto the synchronous reset (or set) of a register it feeds. Otherwise
     masks in logic, which synthesis keeps as logic: where the flip-flops' reset overrides their
     enable (ECP5, Xilinx), a reset that must wait for the enable costs a LUT from the enable to
-    every reset pin."""
+    every reset pin. Nor does Yosys merge masks with a register's hold multiplexer of the same
+    function, which would take the register's clock enable away."""
     def cast(v):
         return Const(v, shape) if isinstance(v, int) else _resize(Value.cast(v), shape)
     if by_reset:
@@ -120,23 +121,23 @@ class Bounded:
         return Bounded(total, lo, hi)
 
     def clip_above(self, limit, by_reset=True):
-        """``min(self, limit)``; ``by_reset`` as for :func:`_select`."""
+        """``min(self, limit)``; ``by_reset`` as for :func:`choose`."""
         if self.hi <= limit:
             return self
         if self.lo >= limit:
             return Bounded.const(limit)
         shape = _shape_for(self.lo, limit)
-        return Bounded(_select(self.value <= limit, self.value, limit, shape, by_reset),
+        return Bounded(choose(self.value <= limit, self.value, limit, shape, by_reset),
                        self.lo, limit)
 
     def clip_below(self, limit, by_reset=True):
-        """``max(self, limit)``; ``by_reset`` as for :func:`_select`."""
+        """``max(self, limit)``; ``by_reset`` as for :func:`choose`."""
         if self.lo >= limit:
             return self
         if self.hi <= limit:
             return Bounded.const(limit)
         shape = _shape_for(limit, self.hi)
-        return Bounded(_select(self.value >= limit, self.value, limit, shape, by_reset),
+        return Bounded(choose(self.value >= limit, self.value, limit, shape, by_reset),
                        limit, self.hi)
 
     def wrap(self, width):
@@ -222,7 +223,7 @@ class LaneDatapath:
 
         A constant the output is forced to (ReLU's zero, a clip or saturation limit) is a
         multiplexer, which synthesis maps onto the flip-flops' synchronous reset, when
-        ``by_reset``; otherwise masks in logic (see :func:`_select`)."""
+        ``by_reset``; otherwise masks in logic (see :func:`choose`)."""
         spec = self._spec
         fmt_in = spec.input_format
         x = values["x"]
@@ -259,7 +260,7 @@ class LaneDatapath:
         if taken.is_const and other.is_const and taken.lo == other.lo:
             return Const(taken.lo, shape)
         other = other.lo if other.is_const else other.value
-        return _select(select, taken.value, other, shape, by_reset)
+        return choose(select, taken.value, other, shape, by_reset)
 
     def _convert(self, b, scale, by_reset):
         """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow."""

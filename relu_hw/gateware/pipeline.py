@@ -6,7 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..spec import Spec
-from .datapath import LaneDatapath
+from .datapath import LaneDatapath, choose
 
 __all__ = ["payload_layout", "ActivationPipeline", "CONTROL_GROUP_BITS"]
 
@@ -43,18 +43,21 @@ class ActivationPipeline(wiring.Component):
     Latency of ``spec.stages`` cycles, one beat per cycle. With ``ready="combinational"`` the
     input ``ready`` is a combinational function of the output ``ready`` and the stage valids.
     With ``ready="registered"`` a skid buffer after the last stage makes input ``ready`` a
-    flip-flop (stage 1's registered enable), and output ``valid`` is one too; it adds no
-    latency, and the block holds up to ``stages + 1`` beats.
+    flip-flop (the buffer is empty), and output ``valid`` is one too; it adds no latency, and
+    the block holds up to ``stages + 1`` beats. The stages advance only while the buffer is
+    empty, so while it is full a bubble in the stages waits too.
 
-    Only the control flags are reset; data registers are not. An output forced to a constant
-    (ReLU's zero, a clip limit) is the data flip-flops' synchronous reset or masks in logic, as
-    ``spec.zeroing`` says (by default logic with registered ready, reset with combinational).
+    Control flags are reset. Data registers are reset too, unless their reset makes an output
+    forced to a constant (ReLU's zero, a clip limit): such a constant is the data flip-flops'
+    synchronous reset or masks in logic, as ``spec.zeroing`` says (by default logic with
+    registered ready, reset with combinational).
 
-    With ``ready="registered"`` the control flip-flops (``stage{j}_valid``, ``skid_full`` and
-    the registered enables ``stage{j}_en``) are kept in one copy per group of lanes of about
-    :data:`CONTROL_GROUP_BITS` data bits (plain names for group 0, ``..._g{g}`` for the
-    others); the copies always agree, each drives only its own lanes' enables and multiplexers,
-    and no logic sits between them and the data flip-flops, so Fmax holds up as lanes grow.
+    With ``ready="registered"`` the control flip-flops (``stage{j}_valid``, ``skid_full``) are
+    kept in one copy per group: group 0 (plain names) carries ``last`` and ``user`` and drives
+    the ports' ``ready`` and ``valid``, and the lanes follow in groups of about
+    :data:`CONTROL_GROUP_BITS` data bits (``..._g{g}``, from ``g = 1``). The copies always
+    agree, each drives only its own group's enables and multiplexers, and no logic sits between
+    them and the data flip-flops' enables, so Fmax holds up as lanes grow.
     """
 
     def __init__(self, spec):
@@ -82,16 +85,17 @@ class ActivationPipeline(wiring.Component):
         lanes = [LaneDatapath(spec, k) for k in range(spec.lanes)]
         registered = spec.ready == "registered"
 
-        # With registered ready, the control flip-flops are copied once per group of lanes
-        # holding about CONTROL_GROUP_BITS data bits, so that no flag drives more than its
-        # group's enables and multiplexers; group 0's copies carry the plain names.
-        per_group = max(1, CONTROL_GROUP_BITS // spec.width) if registered else spec.lanes
-        groups = -(-spec.lanes // per_group)
+        # With registered ready, the control flip-flops are copied once per group: group 0
+        # holds the sideband (last, user) and drives the ports' flags, and the lanes follow in
+        # groups of about CONTROL_GROUP_BITS data bits, so that no flag drives more than its
+        # group's enables and multiplexers. Group 0's copies carry the plain names.
+        per_group = max(1, CONTROL_GROUP_BITS // spec.width)
+        groups = 1 + -(-spec.lanes // per_group) if registered else 1
 
         def group_of(name):
-            # Lane values are named lane{k}_...; sideband fields belong to group 0.
-            if name.startswith("lane"):
-                return int(name[4:name.index("_")]) // per_group
+            # Lane values are named lane{k}_...
+            if registered and name.startswith("lane"):
+                return 1 + int(name[4:name.index("_")]) // per_group
             return 0
 
         def named(base, g):
@@ -133,31 +137,28 @@ class ActivationPipeline(wiring.Component):
 
         valids = [flags(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
         if registered:
-            # A skid buffer after the last stage: the pipeline advances on its emptiness, never
-            # on the output ready. It takes the last stage's beat when that beat is offered and
-            # not taken, and offers it until it is. Each group also keeps its stage enables in
-            # flip-flops, computed a cycle ahead from the next state, so that every enable and
-            # multiplexer select of the data path comes straight from a flip-flop.
+            # A skid buffer after the last stage. The stages and the buffer load while the
+            # buffer is empty, never on the output ready, so input ready is a flip-flop (not
+            # skid_full); the buffer takes the last stage's beat when that beat is offered and
+            # not taken, and offers it until it is. Every enable of the data path is a control
+            # flip-flop, with no logic in between.
             skid_fulls = flags("skid_full")
-            enables = [flags(f"stage{j}_en", init=1) for j in range(1, spec.stages + 1)]
+            enables = [[~full for full in skid_fulls]] * spec.stages
             # Output valid in a flip-flop of its own, so that its LUT is not shared with (and
             # does not lengthen) a group's next-state logic.
             out_valid = Signal(name="out_valid")
             for g in range(groups):
                 group_valids = [stage_valids[g] for stage_valids in valids]
                 skid_full = skid_fulls[g]
-                now = stage_enables(group_valids, ~skid_full)
                 prev_valids = [self.i.valid, *group_valids[:-1]]
-                next_valids = [Mux(en, prev, valid)
-                               for en, prev, valid in zip(now, prev_valids, group_valids)]
+                next_valids = [Mux(skid_full, valid, prev)
+                               for prev, valid in zip(prev_valids, group_valids)]
                 next_skid_full = ~self.o.ready & (skid_full | group_valids[-1])
-                next_enables = stage_enables(next_valids, ~next_skid_full)
                 if g == 0:
                     m.d.sync += out_valid.eq(next_skid_full | next_valids[-1])
                 m.d.sync += [
                     skid_full.eq(next_skid_full),
                     *(valid.eq(v) for valid, v in zip(group_valids, next_valids)),
-                    *(en[g].eq(v) for en, v in zip(enables, next_enables)),
                 ]
         else:
             enables = [flags(f"stage{j}_en") for j in range(1, spec.stages + 1)]
@@ -170,13 +171,17 @@ class ActivationPipeline(wiring.Component):
                 prev = stage_valids[0]
         m.d.comb += self.i.ready.eq(enables[0][0])
 
+        # The data flip-flops take the block's reset too, unless their reset makes zeros
+        # (spec.zeroing): it costs no logic, and nextpnr puts ECP5 flip-flops in one tile only
+        # if they share a reset net, so the control flip-flops can then sit among their data.
+        data_reset_less = spec.zero_by_reset
         values = prepare(self.i.payload)
         for stage in range(1, spec.stages + 1):
             if stage == spec.stages:
                 values = finish(values)
             regs = {}
             for name, v in values.items():
-                reg = Signal(v.shape(), name=f"stage{stage}_{name}", reset_less=True)
+                reg = Signal(v.shape(), name=f"stage{stage}_{name}", reset_less=data_reset_less)
                 with m.If(enables[stage - 1][group_of(name)]):
                     m.d.sync += reg.eq(v)
                 regs[name] = reg
@@ -186,10 +191,13 @@ class ActivationPipeline(wiring.Component):
             out_values = {}
             for name, reg in values.items():
                 g = group_of(name)
-                skid = Signal(reg.shape(), name=f"skid_{name}", reset_less=True)
+                skid = Signal(reg.shape(), name=f"skid_{name}", reset_less=data_reset_less)
                 with m.If(~skid_fulls[g]):
                     m.d.sync += skid.eq(reg)
-                out_values[name] = Mux(skid_fulls[g], skid, reg)
+                # Masks, not a multiplexer: Yosys would merge a multiplexer with the skid
+                # register's hold multiplexer, the same function, and the skid flip-flops
+                # would take their data through that LUT instead of using their clock enable.
+                out_values[name] = choose(skid_fulls[g], skid, reg, reg.shape(), by_reset=False)
         else:
             out_valid, out_values = valids[-1][0], values
 
