@@ -179,11 +179,6 @@ def test_bound_registered_ready(fresh):
     assert r["fmax_mhz"]["median"] >= 380
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 3 bound not met: with registered ready, 64 lanes reach 0.79 of one lane's median "
-    "Fmax (568.8 / 723.1 MHz in fpga/reports; 0.80 over nine seeds). The critical path is the "
-    "same at both sizes: a lane's skid flag through one bit's multiplexer LUT into its skid "
-    "flip-flop, with 0.81 ns routing at one lane and 1.18 ns at 64"))
 def test_bound_fmax_scales_to_64_lanes(fresh):
     one, many = fresh["relu16x1-reg-ecp5"], fresh["relu16x64-reg-ecp5"]
     assert many["configuration"]["lanes"] == 64 and one["configuration"]["lanes"] == 1
