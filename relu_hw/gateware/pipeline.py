@@ -127,14 +127,6 @@ class ActivationPipeline(wiring.Component):
                 out[f"lane{k}_y"] = lane.finish(prepared, by_reset=spec.zero_by_reset)
             return out
 
-        def stage_enables(valids, ready):
-            # A stage advances when it is empty or its successor takes its beat.
-            ens = []
-            for valid in reversed(valids):
-                ready = ~valid | ready
-                ens.insert(0, ready)
-            return ens
-
         valids = [flags(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
         if registered:
             # A skid buffer after the last stage. The stages and the buffer load while the
@@ -162,13 +154,16 @@ class ActivationPipeline(wiring.Component):
                 ]
         else:
             enables = [flags(f"stage{j}_en") for j in range(1, spec.stages + 1)]
-            ens = stage_enables([stage_valids[0] for stage_valids in valids], self.o.ready)
+            # A stage advances when it is empty or its successor takes its beat.
+            ready = self.o.ready
+            for (en,), (valid,) in reversed(list(zip(enables, valids))):
+                ready = ~valid | ready
+                m.d.comb += en.eq(ready)
             prev = self.i.valid
-            for en, v, stage_valids in zip(enables, ens, valids):
-                m.d.comb += en[0].eq(v)
-                with m.If(en[0]):
-                    m.d.sync += stage_valids[0].eq(prev)
-                prev = stage_valids[0]
+            for (en,), (valid,) in zip(enables, valids):
+                with m.If(en):
+                    m.d.sync += valid.eq(prev)
+                prev = valid
         m.d.comb += self.i.ready.eq(enables[0][0])
 
         # The data flip-flops take the block's reset too, unless their reset makes zeros
