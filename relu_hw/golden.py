@@ -9,6 +9,8 @@ model clips the exact value before it.
 
 import numpy as np
 
+from .spec import ROUNDING_MODES
+
 __all__ = ["golden", "exact_values"]
 
 # Bits that int64 arithmetic may use before the model switches to Python integers.
@@ -64,25 +66,23 @@ def exact_values(spec, x):
 
 
 def _round(a, k, mode):
-    """``a / 2**k`` rounded to integers with ``mode`` (floor quotient, remainder, tie rules)."""
+    """``a / 2**k`` rounded to integers by ``mode``: the floor quotient and remainder, then
+    the rule of :data:`~relu_hw.spec.ROUNDING_MODES` on the remainder."""
     if k == 0:
         return a
     d = 1 << k
     q = a // d
     r = a - q * d            # 0 <= r < d
-    twice = 2 * r
-    above, tie = twice > d, twice == d
-    negative = a < 0
-    up = {
-        "floor":            np.zeros_like(tie),
-        "toward_zero":      (r != 0) & negative,
-        "half_up":          above | tie,
-        "half_down":        above,
-        "half_toward_zero": above | (tie & negative),
-        "half_away":        above | (tie & ~negative),
-        "half_even":        above | (tie & (q % 2 == 1)),
-    }[mode]
-    return q + up.astype(q.dtype)
+    rule = ROUNDING_MODES[mode]
+    # Where the rule sends a value it does not settle by distance.
+    tie_up = {"down": lambda: False, "up": lambda: True, "zero": lambda: a < 0,
+              "away": lambda: a >= 0, "even": lambda: q % 2 == 1}[rule.toward]()
+    if rule.nearest:
+        twice = 2 * r
+        up = (twice > d) | ((twice == d) & tie_up)
+    else:
+        up = (r != 0) & tie_up
+    return q + np.asarray(up).astype(q.dtype)
 
 
 def golden(spec, x):

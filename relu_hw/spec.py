@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 
+import numpy as np
+
 __all__ = [
     "KINDS", "ROUNDING_MODES", "OVERFLOW_MODES", "SLOPE_IMPLS", "READY_MODES", "ZEROING_MODES",
-    "FixedFormat", "Quantized", "Spec", "parse_constant",
+    "FixedFormat", "Quantized", "Rounding", "Spec", "parse_constant", "round_quotient",
 ]
 
 #: Activation kinds and a one-line definition of each.
@@ -33,16 +35,58 @@ KINDS = {
     "thresholded_relu": "x if x > threshold else 0",
 }
 
-#: Rounding modes, with the ``ap_fixed`` quantization mode each one equals.
+@dataclass(frozen=True)
+class Rounding:
+    """A rounding rule: which of two neighbouring grid points a value strictly between them
+    goes to.
+
+    A ``nearest`` rule takes the nearer point and applies ``toward`` only to a value exactly
+    halfway (a tie); a directed rule (``nearest`` false) always goes ``toward``: ``"down"``
+    (minus infinity), ``"up"`` (plus infinity), ``"zero"``, ``"away"`` (from zero) or
+    ``"even"`` (the neighbour whose code is even).
+
+    This table is the one place rounding is decided. The golden model, the gateware and the
+    formal contract each implement it on their own from here.
+    """
+    nearest: bool
+    toward: str
+    ap_fixed: str
+    description: str
+
+    def goes_up(self, lower_code, negative):
+        """Whether a value between grid codes ``lower_code`` and ``lower_code + 1`` that the
+        rule does not settle by distance goes to the upper one; ``negative`` tells the sign
+        of the value."""
+        return {"down": False, "up": True, "zero": negative, "away": not negative,
+                "even": lower_code % 2 == 1}[self.toward]
+
+
+#: Rounding modes, each with the ``ap_fixed`` quantization mode it equals.
 ROUNDING_MODES = {
-    "floor":            "AP_TRN",
-    "toward_zero":      "AP_TRN_ZERO",
-    "half_up":          "AP_RND",
-    "half_down":        "AP_RND_MIN_INF",
-    "half_toward_zero": "AP_RND_ZERO",
-    "half_away":        "AP_RND_INF",
-    "half_even":        "AP_RND_CONV",
+    "floor":            Rounding(False, "down", "AP_TRN", "toward minus infinity (truncate)"),
+    "toward_zero":      Rounding(False, "zero", "AP_TRN_ZERO", "toward zero"),
+    "half_up":          Rounding(True, "up", "AP_RND", "to nearest, ties toward plus infinity"),
+    "half_down":        Rounding(True, "down", "AP_RND_MIN_INF",
+                                 "to nearest, ties toward minus infinity"),
+    "half_toward_zero": Rounding(True, "zero", "AP_RND_ZERO", "to nearest, ties toward zero"),
+    "half_away":        Rounding(True, "away", "AP_RND_INF",
+                                 "to nearest, ties away from zero"),
+    "half_even":        Rounding(True, "even", "AP_RND_CONV", "to nearest, ties to even"),
 }
+
+
+def round_quotient(n, k, mode):
+    """``n / 2**k`` (integers, ``k >= 0``) rounded to an integer by rounding mode ``mode``:
+    the rule of :data:`ROUNDING_MODES` applied to one number, for constants and static
+    ranges."""
+    q, r = divmod(n, 1 << k)            # floor quotient, 0 <= r < 2**k
+    if r == 0:
+        return q
+    rule = ROUNDING_MODES[mode]
+    if rule.nearest and 2 * r != 1 << k:
+        return q + (2 * r > 1 << k)
+    return q + rule.goes_up(q, n < 0)
+
 
 #: Overflow modes, with the ``ap_fixed`` overflow mode each one equals.
 OVERFLOW_MODES = {
@@ -141,6 +185,17 @@ class FixedFormat:
 
     def value(self, code):
         return Fraction(code, 1 << self.frac)
+
+    def codes(self, bits):
+        """Codes of this format from raw bits: the low ``width`` bits of each non-negative
+        integer in ``bits`` (an int, or an array of NumPy integers), read as two's complement.
+        Arrays come back as ``int64``."""
+        mask, half = (1 << self.width) - 1, 1 << (self.width - 1)
+        if isinstance(bits, int):
+            u = bits & mask
+            return u - (u & half) * 2
+        u = (np.asarray(bits) & mask).astype(np.int64)
+        return u - (u & half) * 2
 
     def as_dict(self):
         return {"width": self.width, "frac": self.frac, "signed": True,

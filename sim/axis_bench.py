@@ -28,7 +28,7 @@ import numpy as np
 from relu_hw.generate import ports, to_verilog
 from relu_hw.golden import golden
 from relu_hw.spec import Spec
-from relu_hw.verilator import pack_tdata, unpack_tdata
+from relu_hw.sim.verilator import pack_tdata, unpack_tdata
 
 __all__ = ["bench_top", "spec_from_options", "BENCH_TOP"]
 

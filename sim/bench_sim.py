@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from relu_hw.golden import golden
-from relu_hw.simulate import make_stimulus, run_amaranth
+from relu_hw.sim import make_stimulus, run_amaranth
 from relu_hw.spec import Spec
 
 CONFIGS = {

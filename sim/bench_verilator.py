@@ -1,94 +1,147 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Throughput of the Verilator backend, golden-model check included.
+"""Throughput and memory of ``relu-hw simulate --backend verilator`` as a user runs it, against
+a bare C++ loop over the same Verilog.
 
-Usage: python sim/bench_verilator.py [--beats N] [--chunk N] [--lanes L] [--width W]
-                                     [--repeat R]
+Usage: python sim/bench_verilator.py [--small N] [--large N] [--repeat R] [--lanes L]
+                                     [--width W] [--prob P]
 
-For 8 lanes of 16 bits (the defaults) under random valid/ready patterns, prints beats per second
-(wall clock, best of ``--repeat``) for:
+The configuration is a Leaky ReLU with slope 1/8 on ``--lanes`` lanes of ``--width`` bits;
+valid and ready are random with probability ``--prob`` (defaults: 8 lanes of 16 bits, 0.95).
 
-``model``
-    the compiled model alone (``Model.run`` on one stimulus of ``--beats`` beats);
-``one run``
-    the model plus the scoreboard, :func:`relu_hw.simulate.check` (which runs the golden model),
-    on that one stimulus: what ``relu-hw simulate --backend verilator`` does;
-``chunks``
-    the same work split into independent runs of ``--chunk`` beats, each from reset, in one
-    thread (arrays that fit in the CPU caches make the NumPy side faster);
-``2 threads``
-    those runs spread over two threads (the model releases the GIL, and so does most of
-    NumPy), so simulation and checking overlap.
+``command``
+    ``relu-hw simulate`` run as a separate process, as a user runs it, at ``--small`` and at
+    ``--large`` beats (best of ``--repeat``): wall seconds and peak resident memory. The rate
+    is the slope between the two runs, ``(large - small) / (t_large - t_small)``, which leaves
+    out start-up and the model's build (it is built, or taken from the cache, beforehand).
+``bare loop``
+    ``sim/bench_bare.cpp``: the same Verilog compiled with the same flags, driven by a C++
+    loop with random valid and ready at the same probability and the same two evaluations a
+    cycle, with no checking, no stimulus beyond a buffer of random words, and no Python. It is
+    the most a checked run could do.
+``ratio``
+    The command's rate over the bare loop's.
 
-Also printed: CPU seconds per million beats of the single-thread chunked mode, a figure that
-other load on the machine disturbs less. Stimulus generation is not timed; the model is compiled
-(or taken from the cache) before timing starts.
+Prints a table and, with ``--json``, JSON.
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from relu_hw.simulate import check, make_stimulus
+import relu_hw.sim
+from relu_hw.generate import to_verilog
+from relu_hw.sim.verilator import (_CXXFLAGS, _VERILATOR_FLAGS, _defines, _includes, _runtime,
+                                   _tool_env, build_model, verilator_root)
 from relu_hw.spec import Spec
-from relu_hw.verilator import build_model
+from relu_hw.tools import run, work_root
+
+HERE = Path(__file__).resolve().parent
 
 
-def best_of(repeat, fn):
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - w)
-        cpu = min(cpu, time.process_time() - c)
-    return wall, cpu
+def command(spec, beats, prob):
+    """``relu-hw simulate`` for ``spec`` as a user would type it."""
+    return [sys.executable, "-m", "relu_hw", "simulate", "--backend", "verilator",
+            "--kind", spec.kind, "--slope", spec.slope, "--lanes", str(spec.lanes),
+            "--width", str(spec.width), "--frac", str(spec.frac), "--beats", str(beats),
+            "--valid-prob", str(prob), "--ready-prob", str(prob), "--json"]
+
+
+def run_measured(argv):
+    """Run ``argv``; ``(wall seconds, peak RSS in MB, stdout text)``. The peak is the
+    child's own, from the kernel's accounting when it is reaped."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(argv)} failed:\n{err.read().decode()}")
+        return wall, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def bare_loop(spec):
+    """Build ``sim/bench_bare.cpp`` over the Verilog of ``spec``; the executable's path."""
+    root = verilator_root()
+    env = _tool_env(root)
+    folder = work_root() / "bench" / f"bare-{spec.name}-{spec.lanes}x{spec.width}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dut.v").write_text(to_verilog(spec))
+    run([str(root / "bin" / "verilator"), *_VERILATOR_FLAGS, "--top-module", spec.name,
+         "-Mdir", "obj", "dut.v"], cwd=folder, env=env, what="Verilator")
+    sources = sorted(p.name for p in (folder / "obj").glob("Vmodel*.cpp"))
+    (folder / "obj" / "unity.cpp").write_text("".join(f'#include "{s}"\n' for s in sources))
+    runtime = _runtime(root, False, env)
+    harness = Path(relu_hw.sim.__file__).parent
+    run(["c++", *_CXXFLAGS, *_defines(False, False), *_includes(root), "-Iobj",
+         f"-I{harness}", "obj/unity.cpp", str(HERE / "bench_bare.cpp"), *map(str, runtime),
+         "-pthread", "-o", "bench_bare"],
+        cwd=folder, env=env, what="Compiling the bare loop")
+    return folder / "bench_bare"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--beats", type=int, default=2_000_000)
-    parser.add_argument("--chunk", type=int, default=50_000)
+    parser.add_argument("--small", type=int, default=1_000_000)
+    parser.add_argument("--large", type=int, default=21_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lanes", type=int, default=8)
     parser.add_argument("--width", type=int, default=16)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--probs", type=float, nargs="+", default=[1.0, 0.9, 0.7, 0.5],
-                        help="valid and ready probabilities to try (the same for both)")
+    parser.add_argument("--prob", type=float, default=0.95)
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    spec = Spec(kind="relu", width=args.width, frac=args.width // 2, lanes=args.lanes)
-    start = time.perf_counter()
-    model = build_model(spec)
-    print(f"Verilator backend, {spec.lanes} lanes x {spec.width} bits: model ready in "
-          f"{time.perf_counter() - start:.1f} s; {args.beats:,} beats per figure; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'valid/ready':>11} {'cycles/beat':>11} {'model':>10} {'one run':>10} "
-          f"{'chunks':>10} {'2 threads':>10} {'CPU s/M beats':>14}   (M beats/s)")
+    spec = Spec(kind="leaky_relu", slope="1/8", width=args.width, frac=args.width // 2,
+                lanes=args.lanes)
+    build_model(spec)      # built (or found in the cache) before anything is timed
+    runs = {}
+    for beats in (args.small, args.large):
+        best = None
+        for _ in range(args.repeat):
+            wall, rss, out = run_measured(command(spec, beats, args.prob))
+            report = json.loads(out)
+            if not report["passed"]:
+                sys.exit(f"FAIL at {beats} beats: {report['mismatches'][:3]}")
+            if best is None or wall < best[0]:
+                best = (wall, rss, report["cycles"])
+        runs[beats] = best
+    (t_small, rss_small, _), (t_large, rss_large, cycles) = runs[args.small], runs[args.large]
+    rate = (args.large - args.small) / (t_large - t_small)
 
-    def checked(stim):
-        found, count = check(spec, stim, model.run(stim))
-        if count:
-            sys.exit(f"FAIL: {count} mismatching fields, first {found[0]}")
+    exe = bare_loop(spec)
+    bare = 0.0
+    for _ in range(args.repeat):
+        _, _, out = run_measured([str(exe), str(cycles), str(args.prob)])
+        c, got, seconds, _ = out.split()
+        bare = max(bare, int(got) / float(seconds))
 
-    best = 0.0
-    with ThreadPoolExecutor(2) as pool:
-        for p in args.probs:
-            stim = make_stimulus(spec, args.beats, seed=1, valid_prob=p, ready_prob=p)
-            chunks = [make_stimulus(spec, args.chunk, seed=2 + k, valid_prob=p, ready_prob=p)
-                      for k in range(max(1, args.beats // args.chunk))]
-            chunk_beats = args.chunk * len(chunks)
-            cycles = model.run(stim).cycles
-            model_only, _ = best_of(args.repeat, lambda: model.run(stim))
-            one_run, _ = best_of(args.repeat, lambda: checked(stim))
-            serial, serial_cpu = best_of(args.repeat, lambda: [checked(s) for s in chunks])
-            threaded, _ = best_of(args.repeat, lambda: list(pool.map(checked, chunks)))
-            best = max(best, chunk_beats / threaded)
-            print(f"{p:>5.1f}/{p:<5.1f} {cycles / args.beats:>11.2f} "
-                  f"{args.beats / model_only / 1e6:>10.2f} {args.beats / one_run / 1e6:>10.2f} "
-                  f"{chunk_beats / serial / 1e6:>10.2f} {chunk_beats / threaded / 1e6:>10.2f} "
-                  f"{serial_cpu / chunk_beats * 1e6:>14.3f}")
-    print(f"every beat checked against the golden model: PASS; best {best / 1e6:.2f} M beats/s "
-          f"(2 threads, golden check included)")
+    result = {
+        "configuration": f"leaky_relu 1/8, {spec.lanes} lanes x {spec.width} bits, valid and "
+                         f"ready {args.prob}",
+        "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "command": {str(b): {"seconds": round(t, 2), "peak_rss_mb": round(m, 1)}
+                    for b, (t, m, _) in runs.items()},
+        "command_rate_beats_per_s": round(rate),
+        "bare_loop_beats_per_s": round(bare),
+        "ratio": round(rate / bare, 3),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{result['configuration']}; {os.cpu_count()} CPUs, load average "
+          f"{result['load_average']}; best of {args.repeat}")
+    for beats, (t, m, _) in runs.items():
+        print(f"  relu-hw simulate --beats {beats:>11,}: {t:7.2f} s, peak RSS {m:7.1f} MB")
+    print(f"  end-to-end rate (slope):  {rate / 1e6:6.2f} M beats/s")
+    print(f"  bare C++ loop:            {bare / 1e6:6.2f} M beats/s")
+    print(f"  ratio:                    {rate / bare:6.3f}")
 
 
 if __name__ == "__main__":

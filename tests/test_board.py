@@ -14,9 +14,7 @@ from relu_hw.flows.board import BoardCheck, DEFAULT_BEATS, expected_signature, p
 from relu_hw.spec import Spec
 
 ROOT = Path(__file__).resolve().parent.parent
-# The installed entry point's code path: `python -m relu_hw.cli` would load a second copy
-# of the module (as __main__) whose UsageError the subcommands do not raise.
-CLI = [sys.executable, "-c", "import sys; from relu_hw.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-m", "relu_hw"]
 
 
 def _run(check, max_cycles):

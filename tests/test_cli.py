@@ -123,7 +123,7 @@ def test_help_documents_defaults(capsys):
 
 def test_entry_point_runs(tmp_path):
     # The installed console script, as a user runs it.
-    proc = subprocess.run([sys.executable, "-m", "relu_hw.cli", "generate", "-o",
+    proc = subprocess.run([sys.executable, "-m", "relu_hw", "generate", "-o",
                            str(tmp_path), "--lanes", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "relu_axis.v").exists()

@@ -17,7 +17,7 @@ import cocotbext.axi  # noqa: F401
 import pytest
 
 from relu_hw.spec import Spec
-from relu_hw.verilator import verilator_root
+from relu_hw.sim.verilator import verilator_root
 
 SIM_DIR = Path(__file__).resolve().parent.parent / "sim"
 if str(SIM_DIR) not in sys.path:

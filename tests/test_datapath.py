@@ -8,7 +8,7 @@ import pytest
 
 from relu_hw.generate import to_verilog
 from relu_hw.golden import golden
-from relu_hw.simulate import Stimulus, run_amaranth
+from relu_hw.sim import Stimulus, run_amaranth
 from relu_hw.spec import Spec
 
 from .cases import exhaustive_8bit_specs, spec_id

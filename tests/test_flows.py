@@ -16,18 +16,16 @@ import pytest
 
 from relu_hw.flows import baseline as bl
 from relu_hw.flows.pnr import parse_report, summarize_path
-from relu_hw.flows.report import fmax_summary, run_flow
+from relu_hw.flows.report import flow_workdir, fmax_summary, run_flow
 from relu_hw.flows.synth import count_cells, harness_verilog, needs_harness, port_bits
 from relu_hw.flows.targets import classify_cells, get_target
-from relu_hw.flows.tools import check_workdir
+from relu_hw.tools import check_workdir
 from relu_hw.spec import Spec
 
 from .workdirs import work_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-# The installed entry point's code path: `python -m relu_hw.cli` would load a second copy
-# of the module (as __main__) whose UsageError the subcommands do not raise.
-CLI = [sys.executable, "-c", "import sys; from relu_hw.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-m", "relu_hw"]
 WORKDIR = work_dir("test-flows")
 FPGA = ROOT / "fpga"
 
@@ -285,12 +283,11 @@ def test_workdir_under_tmp_is_refused(tmp_path):
 def test_work_folders_of_concurrent_runs_differ():
     # Two runs of `relu-hw synth` started side by side in one folder share their tool work
     # folder only if they build the same configuration into the same output folder.
-    from relu_hw.flows.commands import _workdir_for
-    base = _workdir_for("out", "relu_axis.ecp5-45k", Spec(lanes=8))
+    base = flow_workdir("relu_axis.ecp5-45k", Spec(lanes=8), "out")
     assert base.name.startswith("relu_axis.ecp5-45k-")
-    assert _workdir_for("out", "relu_axis.ecp5-45k", Spec(lanes=8)) == base
-    assert _workdir_for("out", "relu_axis.ecp5-45k", Spec(lanes=1)) != base
-    assert _workdir_for("out2", "relu_axis.ecp5-45k", Spec(lanes=8)) != base
+    assert flow_workdir("relu_axis.ecp5-45k", Spec(lanes=8), "out") == base
+    assert flow_workdir("relu_axis.ecp5-45k", Spec(lanes=1), "out") != base
+    assert flow_workdir("relu_axis.ecp5-45k", Spec(lanes=8), "out2") != base
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relu_hw.generate import to_verilog
-from relu_hw.simulate import simulate
+from relu_hw.sim import simulate
 from relu_hw.spec import (KINDS, OVERFLOW_MODES, READY_MODES, ROUNDING_MODES, ZEROING_MODES,
                            Spec)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import relu_hw
-from relu_hw.generate import manifest, to_verilog, write_text_files
+from relu_hw.generate import manifest, to_verilog
 from relu_hw.spec import Spec
 
 SPECS = [
@@ -72,10 +72,3 @@ def test_manifest_exact_quantized_values():
     assert m["constants"]["slopes"][0]["impl"] == "multiplier"
     m = manifest(SPECS[3])
     assert Fraction(m["threshold"]) == Fraction(19, 64)  # floor(0.3 * 64) / 64
-
-
-def test_write_text_files(tmp_path):
-    out = tmp_path / "a" / "b"
-    paths = write_text_files(out, {"x.v": "one", "x.json": "two"})
-    assert [p.read_text() for p in paths] == ["one", "two"]
-    assert sorted(os.listdir(out)) == ["x.json", "x.v"]  # no temporary files left

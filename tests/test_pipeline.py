@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 
 from relu_hw.gateware import ActivationPipeline
 from relu_hw.generate import to_verilog
-from relu_hw.simulate import simulate
+from relu_hw.sim import simulate
 from relu_hw.spec import READY_MODES, ZEROING_MODES, Spec
 
 PATTERNS = [(1.0, 1.0), (0.5, 1.0), (1.0, 0.3), (0.6, 0.6), (0.9, 0.1)]

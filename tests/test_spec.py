@@ -160,5 +160,5 @@ def test_output_range():
 
 
 def test_mode_tables_cover_ap_fixed():
-    assert ROUNDING_MODES["half_even"] == "AP_RND_CONV"
+    assert ROUNDING_MODES["half_even"].ap_fixed == "AP_RND_CONV"
     assert set(OVERFLOW_MODES) == {"wrap", "saturate", "saturate_symmetric"}

@@ -16,9 +16,7 @@ from relu_hw.flows.sweep import grid, run_sweep, write_outputs
 from .workdirs import work_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-# The installed entry point's code path: `python -m relu_hw.cli` would load a second copy
-# of the module (as __main__) whose UsageError the subcommands do not raise.
-CLI = [sys.executable, "-c", "import sys; from relu_hw.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-m", "relu_hw"]
 WORKDIR = work_dir("test-sweep")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -9,14 +9,14 @@ under the user's cache.
 import hashlib
 from pathlib import Path
 
-from relu_hw.flows.tools import _under_tmp
+from relu_hw.tools import under_tmp
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def work_dir(name):
     """A work folder outside /tmp for the tests called ``name``."""
-    if not _under_tmp(ROOT):
+    if not under_tmp(ROOT):
         return ROOT / "build" / name
     key = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
     return Path.home() / ".cache" / "relu-hw" / "test-work" / key / name

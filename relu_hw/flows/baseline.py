@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..generate import read_toml
+from ..files import read_toml, to_json, write_files
 from ..spec import Spec
 from .report import DEFAULT_SEEDS, check_flow_args, run_flow
 
@@ -77,10 +77,7 @@ def report_path(directory, point_id):
 def record(directory, point_id, report):
     """Write ``report`` as the baseline of ``point_id`` under ``directory``."""
     path = report_path(directory, point_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(path)
+    write_files(path.parent, {path.name: to_json(report)})
     return path
 
 

@@ -27,8 +27,8 @@ from amaranth.lib.wiring import Out
 from ..gateware import ActivationPipeline
 from ..golden import golden
 from ..spec import Spec
+from ..tools import check_workdir, find
 from .pnr import parse_report
-from .tools import check_workdir, tool_path
 
 __all__ = ["BOARDS", "BoardCheck", "BoardTop", "pattern", "expected_signature", "build_board",
            "DEFAULT_BEATS", "MAX_BEATS"]
@@ -60,17 +60,12 @@ def _constants(spec):
     return seeds, steps
 
 
-def _signed(codes, width):
-    codes = np.asarray(codes, dtype=np.int64) & ((1 << width) - 1)
-    return np.where(codes >= 1 << (width - 1), codes - (1 << width), codes)
-
-
 def pattern(spec, beats):
     """The generator's input beats: ``(data, last, user)`` with ``data`` of shape
     ``(beats, lanes)`` (signed input codes)."""
     seeds, steps = _constants(spec)
     n = np.arange(beats, dtype=np.int64)[:, None]
-    data = _signed(np.array(seeds)[None, :] + n * np.array(steps)[None, :], spec.width)
+    data = spec.input_format.codes(np.array(seeds)[None, :] + n * np.array(steps)[None, :])
     idx = np.arange(beats)
     last = (idx % 8 == 7).astype(np.int64)
     user = idx % (1 << spec.user_width) if spec.user_width else np.zeros(beats, np.int64)
@@ -218,7 +213,7 @@ def build_board(spec, board, workdir, beats=DEFAULT_BEATS):
     platform = info["platform"]()
     plan = platform.prepare(top, name="top", nextpnr_opts="--report top.report.json")
     env = dict(os.environ)
-    env.update({var: tool_path(tool) for var, tool in info["tools"].items()})
+    env.update({var: find(tool) for var, tool in info["tools"].items()})
     products = plan.execute_local(str(workdir), env=env)
     bitstream = workdir / "top.bin"
     with products.extract("top.bin") as path:

@@ -4,7 +4,7 @@
 import json
 from dataclasses import dataclass
 
-from .tools import check_workdir, run_tool
+from ..tools import check_workdir, run_yowasp
 
 __all__ = ["PnrResult", "place_and_route", "parse_report", "summarize_path"]
 
@@ -84,7 +84,7 @@ def place_and_route(target, netlist, workdir, seed=1, freq=None, speed=None):
             "--seed", str(seed), "--freq", f"{freq:g}", "--timing-allow-fail"]
     if target.family == "ice40":
         args.append("--pcf-allow-unconstrained")
-    run_tool(target.pnr, args, workdir, log_name=f"pnr.seed{seed}.log")
+    run_yowasp(target.pnr, args, workdir, log=f"pnr.seed{seed}.log")
     clock, fmax, constraint, path, util = parse_report(json.loads((workdir / report)
                                                                   .read_text()))
     return PnrResult(seed=seed, fmax=fmax, clock=clock, constraint=constraint,

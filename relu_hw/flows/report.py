@@ -2,6 +2,8 @@
 """A whole flow for one spec and one target: synthesis, place and route over several seeds, and
 the report (a JSON-ready dict) with its Markdown rendering."""
 
+import hashlib
+import json
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,13 +11,13 @@ from pathlib import Path
 
 from .. import __version__
 from ..spec import Spec
+from ..tools import check_workdir, tool_versions, work_root
 from .pnr import place_and_route
 from .synth import HARNESS_NOTE, synthesize
 from .targets import TOTAL_KEYS, get_target
-from .tools import check_workdir, tool_versions
 
-__all__ = ["run_flow", "report_markdown", "check_flow_args", "fmax_summary", "DEFAULT_SEEDS",
-           "MAX_SEEDS"]
+__all__ = ["run_flow", "report_markdown", "check_flow_args", "fmax_summary", "flow_workdir",
+           "DEFAULT_SEEDS", "MAX_SEEDS"]
 
 DEFAULT_SEEDS = 3
 MAX_SEEDS = 25
@@ -32,6 +34,17 @@ def check_flow_args(target, speed=None, seeds=DEFAULT_SEEDS, freq=None):
             raise ValueError(f"Frequency constraint must be a number of MHz above 0 and at "
                              f"most 2000, not {freq!r}")
     return target, speed
+
+
+def flow_workdir(key, spec, output):
+    """The tool work folder of a flow run ``key`` of ``spec`` whose results go to folder
+    ``output``: ``flows/<key>-<hash>`` under :func:`~relu_hw.tools.work_root`, kept out of
+    the output folder. The hash of the configuration and the output folder keeps concurrent
+    runs (another configuration of the same name, another output folder) out of each other's
+    files."""
+    ident = json.dumps([spec.options(), str(Path(output).resolve())], sort_keys=True,
+                       default=str)
+    return work_root() / "flows" / f"{key}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
 
 
 def fmax_summary(runs):

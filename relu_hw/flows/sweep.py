@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import write_files
 from ..spec import Spec
+from ..tools import ToolError, check_workdir
 from .report import check_flow_args, run_flow
-from .tools import ToolError, check_workdir
 
 __all__ = ["grid", "run_sweep", "SweepPoint", "to_csv", "to_markdown", "plot",
            "write_outputs", "FLOW_KEYS"]
@@ -212,9 +213,8 @@ def plot(points, outdir):
 
 def write_outputs(points, outdir):
     """Write ``sweep.csv``, ``sweep.json``, ``sweep.md`` and the plots into ``outdir``."""
-    from ..generate import write_text_files
     outdir = Path(outdir)
-    written = write_text_files(outdir, {
+    written = write_files(outdir, {
         "sweep.csv": to_csv(points),
         "sweep.json": json.dumps([p.as_dict() for p in points], indent=2) + "\n",
         "sweep.md": to_markdown(points),

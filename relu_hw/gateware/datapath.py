@@ -10,7 +10,7 @@ only where a value can actually leave its range. Rounding is implemented here as
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
-from ..spec import csd_digits
+from ..spec import ROUNDING_MODES, csd_digits, round_quotient
 
 __all__ = ["Bounded", "LaneDatapath", "choose"]
 
@@ -70,23 +70,31 @@ class Bounded:
         if k <= 0:
             return self.shift_left(-k)
         if self.is_const:
-            return Bounded.const(_round_int(self.lo, k, mode))
-        half = 1 << (k - 1)
-        # Signs only matter when the value can be negative; a branch known non-negative gets
-        # the cheaper constant bias.
-        sign = self.value[-1] if self.lo < 0 else Const(0, 1)
-        bias = {
-            "floor":            Const(0),
-            "toward_zero":      Mux(sign, (1 << k) - 1, 0),
-            "half_up":          Const(half),
-            "half_down":        Const(half - 1),
-            "half_toward_zero": half - 1 + sign,
-            "half_away":        half - sign,
-            "half_even":        half - 1 + self.value[k] if self.value.shape().width > k
-                                else Const(half - 1),
-        }[mode]
+            return Bounded.const(round_quotient(self.lo, k, mode))
+        # Bias and shift: the shift floors, so the bias carries the rule. A nearest rule adds
+        # half - 1, which sends ties down, plus one where the rule sends a tie up; a directed
+        # rule adds 2**k - 1 where the rule goes up, which lifts any remainder.
+        rule = ROUNDING_MODES[mode]
+        # The sign only matters when the value can be negative: a branch known non-negative
+        # gets a constant bias.
+        negative = self.value[-1] if self.lo < 0 else None
+        goes_up = {
+            "down": 0,
+            "up": 1,
+            "zero": 0 if negative is None else negative,
+            "away": 1 if negative is None else ~negative,
+            "even": self.value[k] if self.value.shape().width > k else 0,
+        }[rule.toward]
+        if rule.nearest:
+            bias = (1 << (k - 1)) - 1 + goes_up
+        elif isinstance(goes_up, int):
+            bias = ((1 << k) - 1) * goes_up
+        else:
+            bias = Mux(goes_up, (1 << k) - 1, 0)
+        bias = Const(bias) if isinstance(bias, int) else bias
         total = self.value + bias
-        return Bounded(total >> k, _round_int(self.lo, k, mode), _round_int(self.hi, k, mode))
+        return Bounded(total >> k, round_quotient(self.lo, k, mode),
+                       round_quotient(self.hi, k, mode))
 
     def multiply(self, n, impl, module=None, name="partial"):
         """Multiply by the integer constant ``n`` with ``impl`` (``shift``, ``shift_add``,
@@ -158,22 +166,6 @@ def _resize(value, shape):
         value = Cat(value, fill.replicate(shape.width - value.shape().width))
     value = value[:shape.width]
     return value.as_signed() if shape.signed else value.as_unsigned()
-
-
-def _round_int(n, k, mode):
-    """``n / 2**k`` rounded with ``mode``; used only for static ranges of the hardware."""
-    q, r = n >> k, n & ((1 << k) - 1)
-    half = 1 << (k - 1)
-    up = {
-        "floor":            False,
-        "toward_zero":      r != 0 and n < 0,
-        "half_up":          r >= half,
-        "half_down":        r > half,
-        "half_toward_zero": r > half or (r == half and n < 0),
-        "half_away":        r > half or (r == half and n >= 0),
-        "half_even":        r > half or (r == half and q & 1 == 1),
-    }[mode]
-    return q + up
 
 
 class LaneDatapath:

@@ -15,10 +15,10 @@ import pytest
 
 from relu_hw.generate import to_verilog
 from relu_hw.golden import golden
-from relu_hw.simulate import Stimulus, check, make_stimulus, run_amaranth, simulate
+from relu_hw.sim import Stimulus, check, make_stimulus, run_amaranth, simulate
 from relu_hw.spec import Spec
-from relu_hw.verilator import (_generated, build_model, cache_dir, find_top, pack_tdata,
-                               run_verilator, unpack_tdata)
+from relu_hw.sim.verilator import (_generated, build_model, find_top, model_cache, pack_tdata,
+                                   run_verilator, unpack_tdata)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,7 +27,7 @@ def relu_hw_cache(tmp_path_factory):
     caller set ``RELU_HW_CACHE`` to share models across sessions."""
     if "RELU_HW_CACHE" not in os.environ:
         os.environ["RELU_HW_CACHE"] = str(tmp_path_factory.getbasetemp() / "relu-hw-cache")
-    return cache_dir()
+    return model_cache()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -200,15 +200,15 @@ def test_wide_configuration_builds_and_runs():
 def test_second_build_comes_from_the_cache():
     spec = EQUIVALENCE[0]
     first = build_model(spec)
-    folders = sorted(p.name for p in cache_dir().iterdir())
+    folders = sorted(p.name for p in model_cache().iterdir())
     # A fresh process must find the model without compiling: no new folder, same library.
-    code = ("import sys; from relu_hw.verilator import build_model; from relu_hw.spec import "
+    code = ("import sys; from relu_hw.sim.verilator import build_model; from relu_hw.spec import "
             "Spec; m = build_model(Spec(kind='relu', width=16, frac=8, lanes=1)); "
             "print(m.path)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=dict(os.environ))
     assert out.stdout.strip() == str(first.path)
-    assert sorted(p.name for p in cache_dir().iterdir()) == folders
+    assert sorted(p.name for p in model_cache().iterdir()) == folders
 
 
 def test_two_processes_building_at_once(tmp_path):
@@ -216,9 +216,9 @@ def test_two_processes_building_at_once(tmp_path):
     # A fresh cache (with Verilator's runtime copied in) so that the model is really built.
     build_model(EQUIVALENCE[0])
     cache = tmp_path / "cache"
-    for runtime in cache_dir().glob("runtime-*"):
+    for runtime in model_cache().glob("runtime-*"):
         shutil.copytree(runtime, cache / "verilator" / runtime.name)
-    code = ("from relu_hw.verilator import build_model; from relu_hw.spec import Spec; "
+    code = ("from relu_hw.sim.verilator import build_model; from relu_hw.spec import Spec; "
             "print(build_model(Spec(kind='relu', width=10, frac=3, lanes=7)).path)")
     env = dict(os.environ, RELU_HW_CACHE=str(cache))
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
@@ -298,7 +298,7 @@ def test_cli_reports_first_mismatch(tmp_path):
     first = int(np.flatnonzero(expected[:, 1] != _buggy_reference(stim.data[:, 1]))[0])
     x = int(stim.data[first, 1])
     out = subprocess.run(
-        [sys.executable, "-m", "relu_hw.cli", "simulate", "--kind", "relu", "--width", "8",
+        [sys.executable, "-m", "relu_hw", "simulate", "--kind", "relu", "--width", "8",
          "--frac", "4", "--lanes", "2", "--beats", "200", "--seed", "0", "--backend",
          "verilator", "--verilog", str(path)],
         capture_output=True, text=True, env=dict(os.environ))
@@ -354,5 +354,5 @@ def test_vcd_needs_traced_model():
     model = build_model(BUGGY_SPEC)
     with pytest.raises(ValueError, match="Writing a VCD needs a model built with trace=True"):
         model.run(make_stimulus(BUGGY_SPEC, beats=5), vcd="x.vcd")
-    with pytest.raises(TypeError, match="Stimulus must be a relu_hw.simulate.Stimulus"):
+    with pytest.raises(TypeError, match="Stimulus must be a relu_hw.sim.Stimulus"):
         model.run("beats")

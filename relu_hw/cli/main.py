@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``relu-hw`` command: argument parsing and printing over the library."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..build import build
+from ..files import to_json, write_files
+from ..flows import DEFAULT_TARGET, TARGETS
+from ..generate import manifest, to_verilog
+from ..sim import simulate
+from ..tools import ToolError
+from . import flows, verify
+from .options import UsageError, check_sim_args, sim_parser, spec_from_args, spec_parser
+
+__all__ = ["main", "build_parser"]
+
+
+def _progress(what):
+    """A progress line on standard error when it is a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done, total):
+        print(f"\r{what}: {done:,}/{total:,} beats ({done / total:.0%})", end="",
+              file=sys.stderr, flush=True)
+    return show
+
+
+def _end_progress():
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def cmd_generate(args):
+    spec = spec_from_args(args)
+    files = {f"{spec.name}.v": to_verilog(spec), f"{spec.name}.json": to_json(manifest(spec))}
+    for path in write_files(args.output, files):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_simulate(args):
+    spec = spec_from_args(args)
+    check_sim_args(args)
+    show = _progress("simulated")
+    try:
+        result = simulate(spec, beats=args.beats, seed=args.seed, valid_prob=args.valid_prob,
+                          ready_prob=args.ready_prob, vcd=args.vcd, backend=args.backend,
+                          verilog=args.verilog, top=args.top,
+                          progress=show and (lambda done: show(done, args.beats)))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        _end_progress()
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"{spec.name}: {spec.kind}, {spec.lanes} lanes, {spec.input_format} -> "
+              f"{spec.output_format}, {spec.stages} stage(s), ready {spec.ready}")
+        print(result.summary())
+    return 0 if result.passed else 1
+
+
+def cmd_build(args):
+    spec = spec_from_args(args)
+    check_sim_args(args)
+    if args.synth_target != "none" and args.synth_target not in TARGETS:
+        raise UsageError(f"--synth-target must be one of {', '.join(TARGETS)} or none, not "
+                         f"{args.synth_target!r}")
+    show = _progress("simulating")
+    try:
+        result = build(spec, args.output, beats=args.beats, seed=args.seed,
+                       valid_prob=args.valid_prob, ready_prob=args.ready_prob,
+                       synth_target=args.synth_target, vcd=args.vcd, backend=args.backend,
+                       verilog=args.verilog, top=args.top,
+                       progress=show and (lambda step, done, total: show(done, total)))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        _end_progress()
+    if args.json:
+        print(json.dumps(result.report, indent=2))
+    else:
+        print(result.markdown, end="")
+        for path in result.written:
+            print(f"wrote {path}")
+    return 0 if result.passed else 1
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="relu-hw",
+        description="Generate bit-exact FPGA hardware for ReLU-family activations: Verilog "
+                    "with AXI4-Stream ports, a manifest, and a cycle-accurate check against "
+                    "a NumPy golden model.")
+    parser.add_argument("--version", action="version", version=f"relu-hw {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    spec_options = spec_parser()
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument("-o", "--output", type=Path, default=Path("build"), metavar="DIR",
+                     help="output folder (default build)")
+    json_out = argparse.ArgumentParser(add_help=False)
+    json_out.add_argument("--json", action="store_true",
+                          help="print the result as JSON on standard output")
+
+    sub.add_parser("generate", parents=[spec_options, out],
+                   help="write <name>.v and <name>.json",
+                   description="Write the Verilog (<name>.v) and its manifest (<name>.json).",
+                   ).set_defaults(handler=cmd_generate)
+    sub.add_parser("simulate", parents=[spec_options, sim_parser(1.0, 1.0), json_out],
+                   help="check the gateware cycle by cycle against the golden model",
+                   description="Simulate the block cycle-accurately under random idle cycles "
+                               "and backpressure, check every output beat against the NumPy "
+                               "golden model, and report throughput and latency. Beats are "
+                               "made, simulated and checked in chunks, so memory does not "
+                               "grow with --beats. Exit status 1 on any mismatch."
+                   ).set_defaults(handler=cmd_simulate)
+    p = sub.add_parser(
+        "build", parents=[spec_options, out, sim_parser(0.7, 0.7), json_out],
+        help="generate + simulate + synthesize + report (the main job)",
+        description="Generate Verilog and manifest, simulate at full rate and under random "
+                    "handshakes, synthesize, place and route, and write a report, all into the "
+                    "output folder at the end. With no options, builds the embedded default. "
+                    "Exit status 1 if a simulation or the synthesis fails.")
+    p.add_argument("--synth-target", default=DEFAULT_TARGET, metavar="TARGET",
+                   help=f"target of the build's synthesis summary: {', '.join(TARGETS)}, or "
+                        f"none to skip it (default {DEFAULT_TARGET}, 3 seeds)")
+    p.set_defaults(handler=cmd_build)
+    verify.register(sub, spec_options)
+    flows.register(sub, spec_options)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as e:
+        parser.exit(2, f"relu-hw: error: {e}\n")
+    except ToolError as e:
+        # A tool the command runs failed; its diagnostics are in the message.
+        parser.exit(1, f"relu-hw: error: {e}\n")

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Options every subcommand shares: the configuration (also keys of a TOML file) and the
+simulation; and the usage error they raise."""
+
+import argparse
+from pathlib import Path
+
+from .. import spec as specmod
+from ..files import read_toml
+from ..sim import BACKENDS
+
+__all__ = ["UsageError", "SPEC_OPTIONS", "spec_parser", "sim_parser", "check_sim_args",
+           "spec_from_args", "spec_dests"]
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit status 2."""
+
+
+# (option, type, help); every default is the Spec's own.
+SPEC_OPTIONS = [
+    ("kind", str, f"activation: {', '.join(specmod.KINDS)} (default relu)"),
+    ("width", int, "input width in bits, 2 to 32 (default 16)"),
+    ("frac", int, "fractional bits of the input, 0 to width (default 8)"),
+    ("out-width", int, "output width in bits (default: the input width)"),
+    ("out-frac", int, "fractional bits of the output (default: the input's)"),
+    ("slope", str, f"leaky_relu slope, a decimal or fraction such as 0.01 or 41/4096 "
+                   f"(default {specmod.DEFAULT_SLOPE})"),
+    ("slopes", str, "prelu slopes, comma-separated, one per lane (required for prelu)"),
+    ("slope-impl", str, f"how slopes are multiplied: {', '.join(specmod.SLOPE_IMPLS)} "
+                        f"(default auto: shifts for powers of two, shift-and-add for up to "
+                        f"{specmod.AUTO_SHIFT_ADD_DIGITS} signed digits, else a multiplier)"),
+    ("slope-frac", int, "fractional bits of the quantized slopes (default: the fewest that "
+                        "keep each within 2^-12 relative)"),
+    ("threshold", str, f"thresholded_relu threshold (default {specmod.DEFAULT_THRESHOLD})"),
+    ("max-value", str, "clip the activation from above, e.g. 6 for ReLU6 (default: none)"),
+    ("rounding", str, f"rounding into the output format: {', '.join(specmod.ROUNDING_MODES)} "
+                      f"(default floor)"),
+    ("overflow", str, f"overflow handling: {', '.join(specmod.OVERFLOW_MODES)} "
+                      f"(default saturate)"),
+    ("lanes", int, "parallel lanes per beat, 1 to 256 (default 4)"),
+    ("stages", int, "pipeline register stages = latency in cycles, 1 to 16 (default 1)"),
+    ("ready", str, "input ready: registered (skid buffer) or combinational "
+                   "(default registered)"),
+    ("zeroing", str, "how an output forced to a constant (ReLU's zero, a clip limit) is "
+                     "made: reset (the flip-flops' synchronous reset or set; cheapest where it "
+                     "waits for the enable, as on iCE40), logic (masks before the register; "
+                     "keeps control off the reset pins where reset overrides enable, as on ECP5 "
+                     "and Xilinx) or auto (logic with registered ready, reset with "
+                     "combinational; default)"),
+    ("user-width", int, "width of TUSER, 0 for none (default 0)"),
+    ("name", str, "Verilog module and file name (default <kind>_axis)"),
+]
+
+_CHOICES = {"kind": tuple(specmod.KINDS), "rounding": tuple(specmod.ROUNDING_MODES),
+            "overflow": tuple(specmod.OVERFLOW_MODES), "slope-impl": specmod.SLOPE_IMPLS,
+            "ready": specmod.READY_MODES, "zeroing": specmod.ZEROING_MODES}
+
+
+def spec_parser():
+    """A parent parser holding ``--config`` and every configuration option."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group(
+        "configuration (also keys of --config)",
+        "Values starting with '-' that are not plain numbers need the --option=VALUE form, "
+        "e.g. --slopes=-0.1,0.2 or --threshold=-1e-3.")
+    group.add_argument("--config", metavar="FILE.toml", type=Path,
+                       help="read options from a TOML file; command-line options win")
+    for option, type_, help_ in SPEC_OPTIONS:
+        group.add_argument(f"--{option}", type=type_, default=None, help=help_,
+                           choices=_CHOICES.get(option),
+                           metavar=option.upper().replace("-", "_") if option not in _CHOICES
+                           else None)
+    return parser
+
+
+def spec_dests():
+    """The ``argparse`` destinations of the configuration options."""
+    return [option.replace("-", "_") for option, _, _ in SPEC_OPTIONS]
+
+
+def sim_parser(valid_default, ready_default):
+    """A parent parser holding the simulation options."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("simulation")
+    group.add_argument("--beats", type=int, default=2000,
+                       help="input beats to simulate (default 2000)")
+    group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    group.add_argument("--valid-prob", type=float, default=valid_default, metavar="P",
+                       help=f"probability the source offers a beat on a cycle "
+                            f"(default {valid_default})")
+    group.add_argument("--ready-prob", type=float, default=ready_default, metavar="P",
+                       help=f"probability the sink is ready on a cycle (default {ready_default})")
+    group.add_argument("--vcd", type=Path, metavar="FILE", help="write a VCD waveform")
+    group.add_argument("--backend", choices=BACKENDS, default="amaranth",
+                       help="simulator: amaranth (Python, the gateware itself) or verilator "
+                            "(compiled from the emitted Verilog; fast) (default amaranth)")
+    group.add_argument("--verilog", type=Path, metavar="FILE",
+                       help="with --backend verilator: check this Verilog file (AXI4-Stream "
+                            "ports as documented) instead of the generated one")
+    group.add_argument("--top", metavar="MODULE",
+                       help="with --verilog: the top module's name (default: the one module "
+                            "with the configuration's ports)")
+    return parser
+
+
+def check_sim_args(args):
+    """Usage errors of the simulation options."""
+    if args.beats < 1:
+        raise UsageError(f"--beats must be a positive integer, not {args.beats}")
+    for name in ("valid_prob", "ready_prob"):
+        p = getattr(args, name)
+        if not 0 < p <= 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1], not {p}")
+
+
+def spec_from_args(args):
+    """A :class:`~relu_hw.spec.Spec` from parsed arguments and an optional TOML file."""
+    options = {}
+    if args.config is not None:
+        options.update(_read_config(args.config))
+    for dest in spec_dests():
+        value = getattr(args, dest)
+        if value is not None:
+            options[dest] = value
+    if isinstance(options.get("slopes"), str):
+        options["slopes"] = tuple(s.strip() for s in options["slopes"].split(","))
+    elif isinstance(options.get("slopes"), list):
+        options["slopes"] = tuple(options["slopes"])
+    try:
+        return specmod.Spec(**options)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _read_config(path):
+    try:
+        table = read_toml(path)
+    except ValueError as e:
+        raise UsageError(f"config: {e}") from None
+    known = set(spec_dests())
+    options = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise UsageError(f"config {path}: unknown key {key!r}; keys are the options "
+                             f"without '--', e.g. 'kind' or 'out-width'")
+        options[name] = value
+    return options

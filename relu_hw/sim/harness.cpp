@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+// Drives a Verilated AXI4-Stream activation (class Vmodel) cycle by cycle, with the cycle rules
+// of relu_hw.sim.stimulus, in resumable steps: the model stays loaded while Python hands it
+// the next chunk of input beats or handshake patterns and takes the output beats. Built into
+// a shared library with the model by relu_hw.sim.verilator and called through ctypes, which
+// releases the GIL for the duration of a step.
+//
+// Defines: RELU_HW_USER (1 when the ports have TUSER), VM_TRACE (1 for a traced build).
+
+#include "Vmodel.h"
+#include "verilated.h"
+#if VM_TRACE
+#include "verilated_vcd_c.h"
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace {
+
+// TDATA travels as little-endian 32-bit words, ceil(bits / 32) per beat, whatever C++ type
+// Verilator chose for the port (CData, SData, IData, QData or VlWide<N>).
+template <typename T> inline void put(T& port, const uint32_t* w) {
+    if constexpr (sizeof(T) > 4)
+        port = static_cast<T>(w[0]) | (static_cast<T>(w[1]) << 32);
+    else
+        port = static_cast<T>(w[0]);
+}
+template <std::size_t N> inline void put(VlWide<N>& port, const uint32_t* w) {
+    for (std::size_t i = 0; i < N; ++i) port[i] = w[i];
+}
+template <typename T> inline void get(const T& port, uint32_t* w) {
+    w[0] = static_cast<uint32_t>(port);
+    if constexpr (sizeof(T) > 4) w[1] = static_cast<uint32_t>(static_cast<uint64_t>(port) >> 32);
+}
+template <std::size_t N> inline void get(const VlWide<N>& port, uint32_t* w) {
+    for (std::size_t i = 0; i < N; ++i) w[i] = port[i];
+}
+template <typename T> constexpr int64_t words_of(const T&) { return sizeof(T) > 4 ? 2 : 1; }
+template <std::size_t N> constexpr int64_t words_of(const VlWide<N>&) { return N; }
+
+// Within a run, evaluate the model through its root evaluation function: Vmodel::eval()
+// adds a mutex round trip (garbage collection of dynamic objects, which these designs have
+// none of) and an end-of-eval message check (for threaded models) on every call, which is a
+// large part of the cost of a small design. The first evaluation is a full eval(), which also
+// initialises the model. Traced builds use eval() throughout.
+#if VM_TRACE
+inline void step(Vmodel& top) { top.eval(); }
+#else
+inline void step(Vmodel& top) { Vmodel___024root___eval(top.rootp); }
+#endif
+
+// What relu_hw_step returns: why it stopped.
+enum : int64_t { DONE = 0, NEED_INPUT = 1, NEED_PATTERN = 2, OUTPUT_FULL = 3, BUDGET = 4 };
+
+struct Run {
+    std::unique_ptr<VerilatedContext> ctx;
+    std::unique_ptr<Vmodel> top;
+#if VM_TRACE
+    std::unique_ptr<VerilatedVcdC> vcd;
+    uint64_t t = 0;
+#endif
+    int64_t n = 0, pattern_length = 0, deadline = 0, horizon = 0, watch = 0;
+    int64_t c = 0, sent = 0, got = 0, cycles = -1, stop = -1;
+    bool offering = false;
+
+    void dump() {
+#if VM_TRACE
+        if (vcd) vcd->dump(t);
+        t += 5;
+#endif
+    }
+};
+
+}  // namespace
+
+extern "C" {
+
+// Words per beat of s_axis_tdata (which = 0) and m_axis_tdata (which = 1), so that the caller
+// can check its packing against the model it loaded.
+__attribute__((visibility("default"))) int64_t relu_hw_tdata_words(int64_t which) {
+    VerilatedContext ctx;
+    Vmodel top{&ctx};
+    return which == 0 ? words_of(top.s_axis_tdata) : words_of(top.m_axis_tdata);
+}
+
+// Starts a run of n input beats: creates the model (writing a VCD to vcd_path when it is not
+// null, in a traced build) and holds it in reset (aresetn low) for two cycles with both
+// handshakes idle. Cycle rules: the source offers a beat only on cycles before `deadline`; the
+// patterns cover cycles before `pattern_length`, after which the source is always willing and
+// the sink always ready; after the n-th output beat the run watches `watch` more cycles for
+// extra beats; it gives up at cycle `horizon`.
+__attribute__((visibility("default"))) void* relu_hw_open(
+        int64_t n, int64_t pattern_length, int64_t deadline, int64_t horizon, int64_t watch,
+        const char* vcd_path) {
+    auto* run = new Run;
+    run->n = n;
+    run->pattern_length = pattern_length;
+    run->deadline = deadline;
+    run->horizon = horizon;
+    run->watch = watch;
+    run->ctx = std::make_unique<VerilatedContext>();
+#if VM_TRACE
+    run->ctx->traceEverOn(vcd_path != nullptr);
+#endif
+    run->top = std::make_unique<Vmodel>(run->ctx.get());
+    Vmodel& top = *run->top;
+#if VM_TRACE
+    if (vcd_path) {
+        run->vcd = std::make_unique<VerilatedVcdC>();
+        top.trace(run->vcd.get(), 99);
+        run->vcd->open(vcd_path);
+    }
+#else
+    (void)vcd_path;
+#endif
+    top.aclk = 0;
+    top.aresetn = 0;
+    top.s_axis_tvalid = 0;
+    top.m_axis_tready = 0;
+    top.eval();
+    for (int k = 0; k < 2; ++k) {
+        top.aclk = 1; top.eval(); run->dump();
+        top.aclk = 0; top.eval(); run->dump();
+    }
+    top.aresetn = 1;
+    return run;
+}
+
+// Runs cycles until the run is done, needs something from the caller, or has run max_cycles
+// cycles, and says which.
+// Input beats in_start .. in_start + in_count - 1 are given (beat k at in_data[(k - in_start)
+// * words], in_last, in_user); the cycle each is taken on goes to in_cycle. Patterns are given
+// for cycles pat_start .. pat_start + pat_count - 1. Output beats go to out_* (at most
+// out_cap; out_count receives how many). state receives {next cycle, input beats taken,
+// output beats seen, cycles until the n-th output beat inclusive (or -1), timed out (0/1)}.
+__attribute__((visibility("default"))) int64_t relu_hw_step(
+        void* handle,
+        const uint32_t* in_data, const uint8_t* in_last, const uint64_t* in_user,
+        int64_t* in_cycle, int64_t in_start, int64_t in_count,
+        const uint8_t* vpat, const uint8_t* rpat, int64_t pat_start, int64_t pat_count,
+        uint32_t* out_data, uint8_t* out_last, uint64_t* out_user, int64_t* out_cycle,
+        int64_t out_cap, int64_t max_cycles, int64_t* out_count, int64_t* state) {
+    Run& run = *static_cast<Run*>(handle);
+    Vmodel& top = *run.top;
+    const int64_t in_words = words_of(top.s_axis_tdata);
+    const int64_t out_words = words_of(top.m_axis_tdata);
+    int64_t produced = 0, why = DONE;
+    const int64_t budget_end = run.c + max_cycles;
+    for (;; ++run.c) {
+        const int64_t c = run.c;
+        if (c == budget_end) {
+            why = BUDGET;
+            break;
+        }
+        if ((run.stop >= 0 && c >= run.stop) || c >= run.horizon) {
+            why = DONE;
+            break;
+        }
+        bool valid = true, ready = true;
+        if (c < run.pattern_length) {
+            if (c < pat_start || c >= pat_start + pat_count) {
+                why = NEED_PATTERN;
+                break;
+            }
+            valid = vpat[c - pat_start];
+            ready = rpat[c - pat_start];
+        }
+        const bool load = !run.offering && run.sent < run.n && c < run.deadline && valid;
+        if (load && (run.sent < in_start || run.sent >= in_start + in_count)) {
+            why = NEED_INPUT;
+            break;
+        }
+        if (produced == out_cap) {
+            why = OUTPUT_FULL;
+            break;
+        }
+        // Inputs for cycle c; the falling edge of the previous cycle is evaluated with them.
+        if (load) {
+            const int64_t k = run.sent - in_start;
+            put(top.s_axis_tdata, in_data + k * in_words);
+            top.s_axis_tlast = in_last[k];
+#if RELU_HW_USER
+            top.s_axis_tuser = in_user[k];
+#else
+            (void)in_user;
+#endif
+            run.offering = true;
+        }
+        top.s_axis_tvalid = run.offering;
+        top.m_axis_tready = ready;
+        step(top);
+        run.dump();
+        // Sample the handshakes just before the rising edge.
+        if (run.offering && top.s_axis_tready) {
+            in_cycle[run.sent - in_start] = c;
+            ++run.sent;
+            run.offering = false;
+        }
+        if (ready && top.m_axis_tvalid) {
+            get(top.m_axis_tdata, out_data + produced * out_words);
+            out_last[produced] = top.m_axis_tlast;
+#if RELU_HW_USER
+            out_user[produced] = top.m_axis_tuser;
+#else
+            out_user[produced] = 0;
+#endif
+            out_cycle[produced] = c;
+            ++produced;
+            if (++run.got == run.n) {
+                run.cycles = c + 1;
+                run.stop = c + 1 + run.watch;
+            }
+        }
+        top.aclk = 1;
+        step(top);
+        run.dump();
+        top.aclk = 0;
+    }
+    *out_count = produced;
+    state[0] = run.c;
+    state[1] = run.sent;
+    state[2] = run.got;
+    state[3] = run.cycles;
+    state[4] = run.got < run.n && run.c >= run.horizon;
+    return why;
+}
+
+// Ends a run and frees it.
+__attribute__((visibility("default"))) void relu_hw_close(void* handle) {
+    auto* run = static_cast<Run*>(handle);
+#if VM_TRACE
+    if (run->vcd) run->vcd->close();
+#endif
+    run->top->final();
+    delete run;
+}
+
+}  // extern "C"

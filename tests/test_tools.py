@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: Apache-2.0
+"""External tools: found in one way, run in one way, their whole process tree killed on a
+timeout or an interrupt; the cache and work roots."""
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from relu_hw import tools
+
+# A tool that starts a grandchild in a process group of its own (as SymbiYosys starts its
+# solvers), prints the grandchild's pid and waits for ever.
+_TREE = (
+    "import os, subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+    " start_new_session=True)\n"
+    "print(child.pid, flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has ended; only its parent has not collected it yet.
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+def _pids_below(pid):
+    return tools._descendants(pid)
+
+
+def test_run_returns_status_and_output(tmp_path):
+    code, out = tools.run([sys.executable, "-c", "print('hi'); import sys; sys.exit(3)"],
+                          cwd=tmp_path, check=False)
+    assert (code, out) == (3, "hi\n")
+    with pytest.raises(tools.ToolError, match=r"python3?[\d.]* failed with exit status 3: hi"):
+        tools.run([sys.executable, "-c", "print('hi'); import sys; sys.exit(3)"], cwd=tmp_path)
+
+
+def test_timeout_kills_the_whole_tree(tmp_path):
+    start = time.monotonic()
+    code, out = tools.run([sys.executable, "-c", _TREE], cwd=tmp_path, timeout=2,
+                          check=False)
+    assert code is None and "timed out after 2 s" in out
+    grandchild = int(out.split()[0])
+    assert not _alive(grandchild)
+    assert time.monotonic() - start < 10
+
+
+def test_interrupt_kills_the_whole_tree(tmp_path):
+    # A KeyboardInterrupt while waiting for the tool kills it and what it started.
+    seen = {}
+
+    def interrupt():
+        time.sleep(1.5)
+        seen["tools"] = list(tools._live)
+        for proc in seen["tools"]:
+            seen["tree"] = _pids_below(proc.pid)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt).start()
+    with pytest.raises(KeyboardInterrupt):
+        tools.run([sys.executable, "-c", _TREE], cwd=tmp_path, timeout=60)
+    (proc,) = seen["tools"]
+    assert seen["tree"] and not any(_alive(pid) for pid in [proc.pid, *seen["tree"]])
+    assert not tools._live
+
+
+def test_missing_tool():
+    with pytest.raises(tools.ToolError, match="no-such-tool-here is not installed"):
+        tools.find("no-such-tool-here")
+    with pytest.raises(tools.ToolError, match="is not installed"):
+        tools.run(["no-such-tool-here"], cwd=".")
+
+
+def test_cache_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELU_HW_CACHE", str(tmp_path / "c"))
+    assert tools.cache_root() == tmp_path / "c"
+    monkeypatch.delenv("RELU_HW_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert tools.cache_root() == tmp_path / "x" / "relu-hw"
+
+
+def test_work_root(monkeypatch, tmp_path):
+    monkeypatch.chdir(Path.home())
+    assert tools.work_root() == Path("build")
+    # Under /tmp, the YoWASP tools can't see the folder: work goes under the cache.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RELU_HW_CACHE", str(Path.home() / ".cache" / "relu-hw-test"))
+    assert tools.work_root() == Path.home() / ".cache" / "relu-hw-test" / "work"
+    monkeypatch.setenv("RELU_HW_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match="No work folder outside /tmp"):
+        tools.work_root()
+    with pytest.raises(ValueError, match="Work folder must be outside /tmp"):
+        tools.check_workdir(tmp_path / "w")
