@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
+from fractions import Fraction
+
 import numpy as np
 import pytest
+from apytypes import APyFixed, OverflowMode, QuantizationMode
 
 from relu_hw.golden import golden
 from relu_hw.spec import ROUNDING_MODES, Spec
@@ -112,3 +115,49 @@ def test_keeps_leading_axes():
 def test_rounding_table_complete():
     assert set(ROUNDING_MODES) == {"floor", "toward_zero", "half_up", "half_down",
                                    "half_toward_zero", "half_away", "half_even"}
+
+
+# An external oracle: apytypes implements ap_fixed's quantization and overflow modes. The
+# activation itself is computed exactly in its arithmetic, then cast once to the output format.
+APY_ROUNDING = {"floor": "TRN", "toward_zero": "TRN_ZERO", "half_up": "RND",
+                "half_down": "RND_MIN_INF", "half_toward_zero": "RND_ZERO",
+                "half_away": "RND_INF", "half_even": "RND_CONV"}
+# apytypes has no symmetric saturation.
+APY_OVERFLOW = {"wrap": "WRAP", "saturate": "SAT"}
+
+
+def _apy_output(spec, code, lane):
+    fin = spec.input_format
+    x = APyFixed(code & ((1 << fin.width) - 1), bits=fin.width, frac_bits=fin.frac)
+    zero = APyFixed(0, bits=2, frac_bits=0)
+    if spec.kind == "relu":
+        v = x if code >= 0 else zero
+    elif spec.kind == "thresholded_relu":
+        v = x if Fraction(code, 1 << fin.frac) > Fraction(spec.threshold) else zero
+    else:
+        q = spec.lane_slopes[lane]
+        bits = max(abs(q.code).bit_length() + 1, 2)
+        slope = APyFixed(q.code & ((1 << bits) - 1), bits=bits, frac_bits=q.frac)
+        v = x if code >= 0 else x * slope
+    if spec.max_value_q is not None:
+        m = spec.max_value_q
+        clip = APyFixed(m.code, bits=m.code.bit_length() + 1, frac_bits=m.frac)
+        v = clip if v > clip else v
+    y = v.cast(int_bits=spec.out_width - spec.out_frac, frac_bits=spec.out_frac,
+               quantization=getattr(QuantizationMode, APY_ROUNDING[spec.rounding]),
+               overflow=getattr(OverflowMode, APY_OVERFLOW[spec.overflow]))
+    return spec.output_format.codes(int(y.to_bits()))
+
+
+@pytest.mark.parametrize("spec", [s for s in exhaustive_8bit_specs() if s.overflow in
+                                  APY_OVERFLOW], ids=spec_id)
+def test_exhaustive_8bit_against_apytypes(spec):
+    codes = np.arange(-128, 128)
+    got = golden(spec, np.repeat(codes[:, None], spec.lanes, axis=1))
+    for lane in range(spec.lanes if spec.kind == "prelu" else 1):
+        want = [_apy_output(spec, int(c), lane) for c in codes]
+        np.testing.assert_array_equal(got[:, lane], want, err_msg=f"lane {lane}")
+
+
+def test_apytypes_oracle_knows_every_rounding_mode():
+    assert set(APY_ROUNDING) == set(ROUNDING_MODES)

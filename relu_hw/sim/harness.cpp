@@ -8,6 +8,7 @@
 // Defines: RELU_HW_USER (1 when the ports have TUSER), VM_TRACE (1 for a traced build).
 
 #include "Vmodel.h"
+#include "Vmodel___024root.h"
 #include "verilated.h"
 #if VM_TRACE
 #include "verilated_vcd_c.h"
@@ -48,6 +49,9 @@ template <std::size_t N> constexpr int64_t words_of(const VlWide<N>&) { return N
 #if VM_TRACE
 inline void step(Vmodel& top) { top.eval(); }
 #else
+}  // namespace
+void Vmodel___024root___eval(Vmodel___024root* vlSelf);  // Verilator's, in Vmodel__*.cpp
+namespace {
 inline void step(Vmodel& top) { Vmodel___024root___eval(top.rootp); }
 #endif
 
@@ -146,29 +150,34 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     Vmodel& top = *run.top;
     const int64_t in_words = words_of(top.s_axis_tdata);
     const int64_t out_words = words_of(top.m_axis_tdata);
-    int64_t produced = 0, why = DONE;
+    // The run's state in locals, which stay in registers across the model's evaluations.
+    const int64_t n = run.n, deadline = run.deadline, horizon = run.horizon;
+    const int64_t pattern_length = run.pattern_length;
+    const int64_t in_end = in_start + in_count, pat_end = pat_start + pat_count;
     const int64_t budget_end = run.c + max_cycles;
-    for (;; ++run.c) {
-        const int64_t c = run.c;
+    int64_t c = run.c, sent = run.sent, got = run.got, stop = run.stop;
+    bool offering = run.offering;
+    int64_t produced = 0, why = DONE;
+    for (;; ++c) {
         if (c == budget_end) {
             why = BUDGET;
             break;
         }
-        if ((run.stop >= 0 && c >= run.stop) || c >= run.horizon) {
+        if ((stop >= 0 && c >= stop) || c >= horizon) {
             why = DONE;
             break;
         }
         bool valid = true, ready = true;
-        if (c < run.pattern_length) {
-            if (c < pat_start || c >= pat_start + pat_count) {
+        if (c < pattern_length) {
+            if (c < pat_start || c >= pat_end) {
                 why = NEED_PATTERN;
                 break;
             }
             valid = vpat[c - pat_start];
             ready = rpat[c - pat_start];
         }
-        const bool load = !run.offering && run.sent < run.n && c < run.deadline && valid;
-        if (load && (run.sent < in_start || run.sent >= in_start + in_count)) {
+        const bool load = !offering && sent < n && c < deadline && valid;
+        if (load && (sent < in_start || sent >= in_end)) {
             why = NEED_INPUT;
             break;
         }
@@ -178,7 +187,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
         }
         // Inputs for cycle c; the falling edge of the previous cycle is evaluated with them.
         if (load) {
-            const int64_t k = run.sent - in_start;
+            const int64_t k = sent - in_start;
             put(top.s_axis_tdata, in_data + k * in_words);
             top.s_axis_tlast = in_last[k];
 #if RELU_HW_USER
@@ -186,17 +195,17 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
 #else
             (void)in_user;
 #endif
-            run.offering = true;
+            offering = true;
         }
-        top.s_axis_tvalid = run.offering;
+        top.s_axis_tvalid = offering;
         top.m_axis_tready = ready;
         step(top);
         run.dump();
         // Sample the handshakes just before the rising edge.
-        if (run.offering && top.s_axis_tready) {
-            in_cycle[run.sent - in_start] = c;
-            ++run.sent;
-            run.offering = false;
+        if (offering && top.s_axis_tready) {
+            in_cycle[sent - in_start] = c;
+            ++sent;
+            offering = false;
         }
         if (ready && top.m_axis_tvalid) {
             get(top.m_axis_tdata, out_data + produced * out_words);
@@ -208,9 +217,9 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
 #endif
             out_cycle[produced] = c;
             ++produced;
-            if (++run.got == run.n) {
+            if (++got == n) {
                 run.cycles = c + 1;
-                run.stop = c + 1 + run.watch;
+                stop = c + 1 + run.watch;
             }
         }
         top.aclk = 1;
@@ -218,12 +227,17 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
         run.dump();
         top.aclk = 0;
     }
+    run.c = c;
+    run.sent = sent;
+    run.got = got;
+    run.stop = stop;
+    run.offering = offering;
     *out_count = produced;
-    state[0] = run.c;
-    state[1] = run.sent;
-    state[2] = run.got;
+    state[0] = c;
+    state[1] = sent;
+    state[2] = got;
     state[3] = run.cycles;
-    state[4] = run.got < run.n && run.c >= run.horizon;
+    state[4] = got < n && c >= horizon;
     return why;
 }
 
