@@ -1,26 +1,32 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Benchmark: the Amaranth cycle-accurate simulator (beats/s) and the golden model (elements/s).
+"""Benchmark: ``relu-hw simulate`` on the Amaranth backend as a user runs it (beats/s), and the
+golden model (elements/s).
 
 Rates, not timed tests: run it on a quiet machine and read the figures as orders of magnitude.
 
-    python sim/bench_sim.py [--beats N] [--elements N] [--json]
+    python sim/bench_sim.py [--small N] [--large N] [--elements N] [--repeat R] [--json]
+
+The command's rate is the slope between a run of ``--small`` and one of ``--large`` beats,
+best of ``--repeat``, so that start-up does not count; peak memory is the child's own.
 """
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
+from bench_verilator import run_measured
 
 from relu_hw.golden import golden
-from relu_hw.sim import make_stimulus, run_amaranth
 from relu_hw.spec import Spec
 
 CONFIGS = {
-    "relu 8x16": Spec(kind="relu", width=16, frac=8, lanes=8),
-    "leaky 0.01 8x16": Spec(kind="leaky_relu", slope="0.01", width=16, frac=8, lanes=8,
-                            rounding="half_even"),
+    "relu 8x16": (Spec(kind="relu", width=16, frac=8, lanes=8), []),
+    "leaky 0.01 8x16": (Spec(kind="leaky_relu", slope="0.01", width=16, frac=8, lanes=8,
+                             rounding="half_even"),
+                        ["--kind", "leaky_relu", "--slope", "0.01", "--rounding", "half_even"]),
 }
 
 
@@ -35,26 +41,33 @@ def best_of(repeats, fn):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--beats", type=int, default=5000,
-                        help="beats per simulator run (default 5000)")
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=11000)
     parser.add_argument("--elements", type=int, default=4_000_000,
                         help="elements per golden-model run (default 4000000)")
-    parser.add_argument("--repeats", type=int, default=3, help="best of N (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
 
     results = []
-    for label, spec in CONFIGS.items():
-        for vp, rp in ((1.0, 1.0), (0.7, 0.7)):
-            stim = make_stimulus(spec, beats=args.beats, seed=1, valid_prob=vp, ready_prob=rp)
-            t = best_of(args.repeats, lambda: run_amaranth(spec, stim))
-            results.append({"what": "amaranth simulator", "config": label, "valid_prob": vp,
-                            "ready_prob": rp, "rate": args.beats / t, "unit": "beats/s"})
+    for label, (spec, options) in CONFIGS.items():
+        for p in (1.0, 0.7):
+            runs = {}
+            for beats in (args.small, args.large):
+                argv = [sys.executable, "-m", "relu_hw", "simulate", "--lanes", "8",
+                        "--width", "16", "--frac", "8", *options, "--beats", str(beats),
+                        "--valid-prob", str(p), "--ready-prob", str(p), "--json"]
+                runs[beats] = min(run_measured(argv)[:2] for _ in range(args.repeat))
+            (t_small, _), (t_large, rss) = runs[args.small], runs[args.large]
+            results.append({"what": "relu-hw simulate (amaranth)", "config": label,
+                            "valid_prob": p, "ready_prob": p,
+                            "rate": (args.large - args.small) / (t_large - t_small),
+                            "unit": "beats/s", "peak_rss_mb": round(rss, 1)})
         rng = np.random.default_rng(0)
         fmt = spec.input_format
         x = rng.integers(fmt.min_code, fmt.max_code, (args.elements // spec.lanes, spec.lanes),
                          endpoint=True)
-        t = best_of(args.repeats, lambda: golden(spec, x))
+        t = best_of(args.repeat, lambda: golden(spec, x))
         results.append({"what": "golden model", "config": label, "rate": x.size / t,
                         "unit": "elements/s"})
 
@@ -64,7 +77,9 @@ def main():
     for r in results:
         pattern = f" valid {r['valid_prob']}, ready {r['ready_prob']}" if "valid_prob" in r \
             else ""
-        print(f"{r['what']:20} {r['config']:16}{pattern:26} {r['rate']:>14,.0f} {r['unit']}")
+        memory = f", peak RSS {r['peak_rss_mb']} MB" if "peak_rss_mb" in r else ""
+        print(f"{r['what']:28} {r['config']:16}{pattern:26} {r['rate']:>14,.0f} "
+              f"{r['unit']}{memory}")
 
 
 if __name__ == "__main__":
