@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from relu_hw.cli import main
+from relu_hw.spec import Spec
 
 
 def run(argv, capsys):
@@ -57,6 +58,7 @@ def test_simulate_writes_vcd(tmp_path, capsys):
 
 
 def test_build_default(tmp_path, capsys):
+    # The main job as the quick start runs it, synthesis included.
     code, out, _ = run(["build", "-o", str(tmp_path), "--beats", "200"], capsys)
     assert code == 0
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -65,7 +67,15 @@ def test_build_default(tmp_path, capsys):
     report = json.loads((tmp_path / "relu_axis.report.json").read_text())
     assert report["simulation"]["full_rate"]["cycles"] == 201
     assert report["simulation"]["random_handshakes"]["passed"]
-    assert "# relu_axis" in (tmp_path / "relu_axis.report.md").read_text()
+    synthesis = report["synthesis"]
+    assert synthesis["target"]["name"] == "ecp5-45k" and report["synthesis_error"] is None
+    assert synthesis["configuration"] == Spec().options()
+    assert synthesis["totals"]["ff"] >= 4 * 16 and synthesis["totals"]["lut"] > 0
+    assert len(synthesis["fmax_mhz"]["seeds"]) == 3 and synthesis["fmax_mhz"]["median"] > 100
+    md = (tmp_path / "relu_axis.report.md").read_text()
+    assert md.startswith("# relu_axis\n") and "## Synthesis (ecp5-45k)" in md
+    assert f"| {synthesis['totals']['lut']} | {synthesis['totals']['ff']} |" in md
+    assert out.startswith("# relu_axis\n") and out.count("wrote ") == 4
 
 
 def test_config_file(tmp_path, capsys):
