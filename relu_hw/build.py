@@ -11,6 +11,7 @@ from .flows import DEFAULT_TARGET, flow_workdir, report_markdown, run_flow
 from .flows.report import check_flow_args
 from .generate import manifest, to_verilog
 from .sim import simulate
+from .sim.stimulus import MAX_IDLE_CYCLES
 from .spec import KINDS, OVERFLOW_MODES, ROUNDING_MODES, Spec
 from .tools import ToolError
 
@@ -74,7 +75,7 @@ class BuildResult:
 
 def build(spec, output="build", beats=2000, seed=0, valid_prob=0.7, ready_prob=0.7,
           synth_target=DEFAULT_TARGET, vcd=None, backend="amaranth", verilog=None, top=None,
-          progress=None):
+          max_idle_cycles=MAX_IDLE_CYCLES, progress=None):
     """Generate, simulate (at full rate, then with valid and ready at the given
     probabilities), synthesize for ``synth_target`` (``"none"`` skips it) and write
     ``<name>.v``, ``<name>.json``, ``<name>.report.json`` and ``<name>.report.md`` into
@@ -97,10 +98,11 @@ def build(spec, output="build", beats=2000, seed=0, valid_prob=0.7, ready_prob=0
     def step(name):
         return None if progress is None else (lambda done: progress(name, done, beats))
     full = simulate(spec, beats=beats, seed=seed, backend=backend, verilog=verilog, top=top,
-                    progress=step("full rate"))
+                    max_idle_cycles=max_idle_cycles, progress=step("full rate"))
     stressed = simulate(spec, beats=beats, seed=seed, valid_prob=valid_prob,
                         ready_prob=ready_prob, vcd=vcd, backend=backend, verilog=verilog,
-                        top=top, progress=step("random handshakes"))
+                        top=top, max_idle_cycles=max_idle_cycles,
+                        progress=step("random handshakes"))
     synthesis = error = None
     if synth_target != "none":
         workdir = flow_workdir(f"{spec.name}.{synth_target}", spec, output)

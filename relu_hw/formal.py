@@ -41,7 +41,6 @@ import re
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +51,7 @@ from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module,
 
 from .gateware import ActivationPipeline
 from .spec import ROUNDING_MODES, Spec
-from .tools import check_workdir, find, run, under_tmp, work_root
+from .tools import check_workdir, find, run, run_parallel, under_tmp, work_root
 
 __all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "REGISTERED_READY",
            "exact_value", "rounds_to", "spec_holds", "prove", "prove_all", "default_workdir"]
@@ -532,8 +531,6 @@ def prove_all(specs, workdir=None, jobs=1, depth=None, timeout=900):
     :func:`prove` would; a list of :class:`FormalResult` in the order given."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"Job count must be a positive integer, not {jobs!r}")
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(prove, spec, name=name, workdir=workdir, depth=depth,
-                               timeout=timeout)
-                   for name, spec in specs.items()]
-        return [f.result() for f in futures]
+    return run_parallel(lambda item: prove(item[1], name=item[0], workdir=workdir,
+                                           depth=depth, timeout=timeout),
+                        specs.items(), jobs)

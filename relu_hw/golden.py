@@ -24,6 +24,9 @@ def exact_values(spec, x):
     activation of each element is ``a / 2**e``. The clip ``max_value`` is applied.
     """
     x = np.asarray(x)
+    if x.dtype.kind not in "iu" and not (x.dtype == object and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in x.flat)):
+        raise TypeError(f"Input codes must be integers, not an array of {x.dtype}")
     if x.shape[-1:] != (spec.lanes,):
         raise ValueError(f"Input must have {spec.lanes} lanes in its last axis, "
                          f"not shape {x.shape}")

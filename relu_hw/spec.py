@@ -15,6 +15,8 @@ Numbers use RFC 41 vocabulary: a format ``SQ(i, f)`` is a signed two's complemen
 ``i + f`` bits of which ``f`` are fractional; here it is given as ``width`` and ``frac``.
 """
 
+import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -126,18 +128,60 @@ DEFAULT_THRESHOLD = "1"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
+#: Reserved words of Verilog (IEEE 1364-2005) and SystemVerilog (IEEE 1800-2017): a module
+#: named so would need an escaped identifier.
+HDL_KEYWORDS = frozenset("""
+accept_on alias always always_comb always_ff always_latch and assert assign assume automatic
+before begin bind bins binsof bit break buf bufif0 bufif1 byte case casex casez cell chandle
+checker class clocking cmos config const constraint context continue cover covergroup
+coverpoint cross deassign default defparam design disable dist do edge else end endcase
+endchecker endclass endclocking endconfig endfunction endgenerate endgroup endinterface
+endmodule endpackage endprimitive endprogram endproperty endsequence endspecify endtable
+endtask enum event eventually expect export extends extern final first_match for force
+foreach forever fork forkjoin function generate genvar global highz0 highz1 if iff ifnone
+ignore_bins illegal_bins implements implies import incdir include initial inout input inside
+instance int integer interconnect interface intersect join join_any join_none large let
+liblist library local localparam logic longint macromodule matches medium modport module nand
+negedge nettype new nexttime nmos nor noshowcancelled not notif0 notif1 null or output
+package packed parameter pmos posedge primitive priority program property protected pull0
+pull1 pulldown pullup pulsestyle_ondetect pulsestyle_onevent pure rand randc randcase
+randsequence rcmos real realtime ref reg reject_on release repeat restrict return rnmos rpmos
+rtran rtranif0 rtranif1 s_always s_eventually s_nexttime s_until s_until_with scalared
+sequence shortint shortreal showcancelled signed small soft solve specify specparam static
+string strong strong0 strong1 struct super supply0 supply1 sync_accept_on sync_reject_on
+table tagged task this throughout time timeprecision timeunit tran tranif0 tranif1 tri tri0
+tri1 triand trior trireg type typedef union unique unique0 unsigned until until_with untyped
+use uwire var vectored virtual void wait wait_order wand weak weak0 weak1 while wildcard wire
+with within wor xnor xor
+""".split())
+
+
+#: Largest decimal exponent a constant may be written with (``1e-1000`` .. ``1e1000``); more
+#: would take seconds and memory to expand, for a number no format here can hold.
+MAX_EXPONENT = 1000
+_EXPONENT = re.compile(r"[eE]\s*([+-]?\d+)")
+
 
 def parse_constant(value, name):
-    """Parse a decimal or fraction string (or an int, float or :class:`Fraction`) exactly.
+    """Parse a decimal or fraction string (or an int, float or :class:`Fraction`, NumPy's
+    included) exactly.
 
     Raises :exc:`TypeError` for other types and :exc:`ValueError` for text that is not a finite
-    number, naming the parameter ``name``.
+    number, or whose exponent is beyond :data:`MAX_EXPONENT`, naming the parameter ``name``.
     """
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Fraction)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (str, numbers.Integral, numbers.Real, Fraction)):
         raise TypeError(f"{name} must be a decimal or fraction string, not {value!r}")
-    text = value if isinstance(value, str) else repr(value)
     if isinstance(value, Fraction):
         return value
+    if isinstance(value, numbers.Integral):
+        return Fraction(int(value))
+    text = value if isinstance(value, str) else repr(float(value))
+    # Bound the exponent before Fraction expands it into an integer of that many digits.
+    exponent = _EXPONENT.search(text)
+    if exponent and abs(int(exponent.group(1))) > MAX_EXPONENT:
+        raise ValueError(f"{name} must have an exponent from -{MAX_EXPONENT} to "
+                         f"{MAX_EXPONENT}, not {value!r}")
     try:
         # Fraction parses "0.01", "1e-2", "41/4096" exactly and rejects "nan" and "inf".
         return Fraction(text.strip())
@@ -147,18 +191,24 @@ def parse_constant(value, name):
 
 
 def _check_int(value, name, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` as a Python int (NumPy integers too); :exc:`TypeError` or
+    :exc:`ValueError` with a sentence otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, not {value!r}")
+    value = int(value)
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
     return value
 
 
 def _check_choice(value, name, choices):
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, choices))}, "
+                        f"not {value!r}")
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
                          f"not {value!r}")
-    return value
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -337,30 +387,43 @@ class Spec:
     _consts: dict = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        _check_choice(self.kind, "Activation kind", tuple(KINDS))
-        _check_int(self.width, "Input width", MIN_WIDTH, MAX_WIDTH)
-        _check_int(self.frac, "Input fractional bits (frac)", 0, self.width)
+        def store(field_name, value):
+            object.__setattr__(self, field_name, value)
+
+        store("kind", _check_choice(self.kind, "Activation kind", tuple(KINDS)))
+        store("width", _check_int(self.width, "Input width", MIN_WIDTH, MAX_WIDTH))
+        store("frac", _check_int(self.frac, "Input fractional bits (frac)", 0, self.width))
         if self.out_width is None:
-            object.__setattr__(self, "out_width", self.width)
-        _check_int(self.out_width, "Output width", MIN_WIDTH, MAX_WIDTH)
+            store("out_width", self.width)
+        store("out_width", _check_int(self.out_width, "Output width", MIN_WIDTH, MAX_WIDTH))
         if self.out_frac is None:
-            object.__setattr__(self, "out_frac", self.frac)
-        _check_int(self.out_frac, "Output fractional bits (out_frac)", 0, self.out_width)
-        _check_choice(self.rounding, "Rounding mode", tuple(ROUNDING_MODES))
-        _check_choice(self.overflow, "Overflow mode", tuple(OVERFLOW_MODES))
-        _check_choice(self.slope_impl, "Slope implementation", SLOPE_IMPLS)
-        _check_choice(self.ready, "Ready mode", READY_MODES)
-        _check_choice(self.zeroing, "Zeroing", ZEROING_MODES)
-        _check_int(self.lanes, "Lane count", 1, MAX_LANES)
-        _check_int(self.stages, "Stage count", 1, MAX_STAGES)
-        _check_int(self.user_width, "User width", 0, MAX_USER_WIDTH)
+            if self.frac > self.out_width:
+                raise ValueError(f"Output fractional bits (out_frac) default to the input's "
+                                 f"({self.frac}), which do not fit an output width of "
+                                 f"{self.out_width}; give out_frac from 0 to {self.out_width}")
+            store("out_frac", self.frac)
+        store("out_frac", _check_int(self.out_frac, "Output fractional bits (out_frac)", 0,
+                                     self.out_width))
+        store("rounding", _check_choice(self.rounding, "Rounding mode", tuple(ROUNDING_MODES)))
+        store("overflow", _check_choice(self.overflow, "Overflow mode", tuple(OVERFLOW_MODES)))
+        store("slope_impl", _check_choice(self.slope_impl, "Slope implementation",
+                                          SLOPE_IMPLS))
+        store("ready", _check_choice(self.ready, "Ready mode", READY_MODES))
+        store("zeroing", _check_choice(self.zeroing, "Zeroing", ZEROING_MODES))
+        store("lanes", _check_int(self.lanes, "Lane count", 1, MAX_LANES))
+        store("stages", _check_int(self.stages, "Stage count", 1, MAX_STAGES))
+        store("user_width", _check_int(self.user_width, "User width", 0, MAX_USER_WIDTH))
         if self.slope_frac is not None:
-            _check_int(self.slope_frac, "Slope fractional bits (slope_frac)", 0, MAX_SLOPE_FRAC)
+            store("slope_frac", _check_int(self.slope_frac, "Slope fractional bits "
+                                           "(slope_frac)", 0, MAX_SLOPE_FRAC))
         if self.name is None:
-            object.__setattr__(self, "name", f"{self.kind}_axis")
+            store("name", f"{self.kind}_axis")
         if not isinstance(self.name, str) or not _IDENTIFIER.fullmatch(self.name):
             raise ValueError(f"Name must be a Verilog identifier (a letter or '_', then "
                              f"letters, digits or '_', at most 128), not {self.name!r}")
+        if self.name in HDL_KEYWORDS:
+            raise ValueError(f"Name must not be a Verilog or SystemVerilog keyword, which "
+                             f"tools would need escaped, not {self.name!r}")
 
         def only_for(param, kinds):
             if getattr(self, param) is not None and self.kind not in kinds:
@@ -408,6 +471,10 @@ class Spec:
                 raise ValueError(f"max_value must be below 2^40, not {self.max_value!r}")
             # The clip is a value on the output grid, rounded down so it never exceeds m.
             code = (m.numerator << self.out_frac) // m.denominator
+            if code == 0 and m != 0:
+                raise ValueError(f"max_value {self.max_value} floors to 0 on the output grid "
+                                 f"(out_frac {self.out_frac}), which would make every output "
+                                 f"0; it needs out_frac {math.ceil(-math.log2(m))} or more")
             consts["max_value"] = Quantized(m, code, self.out_frac)
         object.__setattr__(self, "_consts", consts)
 
@@ -417,6 +484,16 @@ class Spec:
             raise ValueError(f"{name} must be greater than -{SLOPE_LIMIT} and less than "
                              f"{SLOPE_LIMIT}, not {text!r}")
         q = quantize_slope(s, self.slope_frac, name)
+        if abs(q.value) >= SLOPE_LIMIT:
+            raise ValueError(f"{name} {text} quantizes to {q.value}, which reaches "
+                             f"{SLOPE_LIMIT}; slopes must stay below it in magnitude")
+        if q.code == 0 and s != 0:
+            keeps = next((f for f in range(MAX_SLOPE_FRAC + 1)
+                          if round(s * (1 << f)) != 0), None)
+            hint = (f"slope_frac {keeps} is the fewest that keeps it" if keeps is not None
+                    else f"no slope_frac up to {MAX_SLOPE_FRAC} keeps it")
+            raise ValueError(f"{name} {text} quantizes to 0 with slope_frac {self.slope_frac}, "
+                             f"which loses the slope; {hint}")
         if self.slope_impl == "shift" and q.code != 0 and not q.is_power_of_two:
             raise ValueError(f"slope_impl 'shift' needs a power-of-two slope; {name.lower()} "
                              f"{text} quantizes to {q.value}, which is not one")

@@ -13,6 +13,7 @@ Files: compiled models are cached under :func:`cache_root`; tool work folders go
 outside it (:func:`check_workdir`), and tools get relative paths.
 """
 
+import contextlib
 import functools
 import os
 import re
@@ -22,10 +23,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-__all__ = ["ToolError", "find", "run", "run_yowasp", "kill_all", "tool_version", "tool_versions",
-           "cache_root", "work_root", "under_tmp", "check_workdir"]
+__all__ = ["ToolError", "find", "run", "run_yowasp", "run_parallel", "kill_all", "interrupt",
+           "interruptible", "tool_version", "tool_versions", "cache_root", "work_root",
+           "under_tmp", "check_workdir"]
 
 
 class ToolError(RuntimeError):
@@ -152,6 +155,59 @@ def kill_all():
         _kill_tree(proc)
 
 
+_interrupted = threading.Event()
+
+
+def interrupt():
+    """What a Ctrl-C means: kill every running tool and refuse to start another (in any
+    thread, :func:`run` then raises :exc:`KeyboardInterrupt`)."""
+    _interrupted.set()
+    kill_all()
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Within this block, SIGINT calls :func:`interrupt` at once, then raises
+    :exc:`KeyboardInterrupt` in the main thread, so that one Ctrl-C stops the tools that
+    worker threads are waiting on too. Only in the main thread; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        interrupt()
+        raise KeyboardInterrupt
+
+    _interrupted.clear()
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_parallel(fn, items, jobs, done=None):
+    """``[fn(item) for item in items]``, ``jobs`` calls at a time in threads, in order.
+    ``done(index, result)``, if given, is called in this thread as each call finishes. If a
+    call fails or this one is interrupted, calls not yet started are cancelled and the
+    exception propagates."""
+    items = list(items)
+    results = [None] * len(items)
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items) or 1))) as pool:
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        try:
+            for future in as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                if done is not None:
+                    done(i, results[i])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return results
+
+
 def run(argv, cwd, env=None, timeout=None, log=None, check=True, what=None):
     """Run ``argv`` in folder ``cwd``; return ``(returncode, output)``, stdout and stderr
     together. ``returncode`` is ``None`` when the run timed out after ``timeout`` seconds.
@@ -163,6 +219,8 @@ def run(argv, cwd, env=None, timeout=None, log=None, check=True, what=None):
     program's name).
     """
     argv = [str(a) for a in argv]
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

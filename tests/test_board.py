@@ -83,7 +83,8 @@ def test_board_cli_rejects_bad_beats(tmp_path):
                           "--beats", "0", "-o", str(tmp_path / "b")], capture_output=True,
                          text=True, cwd=ROOT)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert bad.stderr.strip().endswith("--beats must be an integer from 1 to 1048576, not 0")
+    assert bad.stderr.splitlines()[0] == ("relu-hw board: error: --beats must be an integer "
+                                          "from 1 to 1048576, not 0")
     assert not (tmp_path / "b").exists()
 
 

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """The command line, end to end."""
 
+import importlib
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -102,8 +104,9 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, argv, me
     out_dir = tmp_path / "out"
     code, out, err = run(["generate", "-o", str(out_dir)] + argv, capsys)
     assert code == 2
-    assert err.startswith("relu-hw: error: ") and message in err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    first, second = err.splitlines()
+    assert first.startswith("relu-hw generate: error: ") and message in first
+    assert second == "see relu-hw generate --help" and "Traceback" not in err
     assert not out_dir.exists()
 
 
@@ -114,13 +117,141 @@ def test_bad_config_key(tmp_path, capsys):
     assert code == 2 and "unknown key 'lane'" in err
 
 
-def test_argparse_errors_exit_2(capsys):
-    code, _, err = run(["generate", "--rounding", "nearest"], capsys)
-    assert code == 2 and "invalid choice: 'nearest'" in err
-    code, _, err = run(["simulate", "--beats", "0"], capsys)
-    assert code == 2 and "--beats must be a positive integer, not 0" in err
-    code, _, err = run(["simulate", "--valid-prob", "0"], capsys)
-    assert code == 2 and "--valid-prob must be in (0, 1], not 0.0" in err
+def _usage_error(tmp_path, capsys, argv, message, command=None):
+    """Run ``argv``; check a two-line usage error: ``message`` on the first, the help on the
+    second; exit status 2; nothing written."""
+    out_dir = tmp_path / "never"
+    command = command or argv[0]
+    code, out, err = run([*argv, *(["-o", str(out_dir)] if argv[0] in
+                                   ("generate", "build", "synth", "board") else [])], capsys)
+    assert code == 2, err
+    assert err.splitlines() == [f"relu-hw {command}: error: {message}",
+                                f"see relu-hw {command} --help"]
+    assert out == "" and not out_dir.exists()
+
+
+HOSTILE = [
+    # Argument types and choices: argparse's message, on two lines.
+    (["generate", "--rounding", "nearest"],
+     "argument --rounding: invalid choice: 'nearest' (choose from 'floor', 'toward_zero', "
+     "'half_up', 'half_down', 'half_toward_zero', 'half_away', 'half_even')"),
+    (["simulate", "--lanes", "four"], "argument --lanes: invalid int value: 'four'"),
+    (["generate", "--config", "a.toml", "--config", "b.toml"],
+     "--config given twice; give one file (options on the command line win over its keys)"),
+    # Simulation options.
+    (["simulate", "--beats", "0"], "--beats must be a positive integer, not 0"),
+    (["simulate", "--seed=-5"], "--seed must be a non-negative integer, not -5"),
+    (["simulate", "--valid-prob", "0"], "--valid-prob must be a probability in (0, 1], not 0.0"),
+    (["simulate", "--ready-prob", "1.5"],
+     "--ready-prob must be a probability in (0, 1], not 1.5"),
+    (["simulate", "--max-idle-cycles", "0"],
+     "--max-idle-cycles must be a positive integer, not 0"),
+    (["simulate", "--verilog", "x.v"], "--verilog needs --backend verilator"),
+    (["simulate", "--backend", "verilator", "--top", "m"],
+     "--top names the top module of --verilog FILE; give the file too"),
+    (["simulate", "--backend", "verilator", "--verilog", "no-such.v"],
+     "--verilog no-such.v: no such file"),
+    (["build", "--synth-target", "bogus"],
+     "--synth-target must be one of ice40-up5k, ice40-hx8k, ecp5-25k, ecp5-45k, ecp5-85k, "
+     "xilinx or none, not 'bogus'"),
+    # Configurations a user would not mean.
+    (["generate", "--name", "module"],
+     "Name must not be a Verilog or SystemVerilog keyword, which tools would need escaped, "
+     "not 'module'"),
+    (["generate", "--kind", "leaky_relu", "--slope", "65535.9"],
+     "Slope 65535.9 quantizes to 65536, which reaches 65536; slopes must stay below it in "
+     "magnitude"),
+    (["generate", "--kind", "leaky_relu", "--slope", "0.1", "--slope-frac", "0"],
+     "Slope 0.1 quantizes to 0 with slope_frac 0, which loses the slope; slope_frac 3 is the "
+     "fewest that keeps it"),
+    (["generate", "--out-width", "4"],
+     "Output fractional bits (out_frac) default to the input's (8), which do not fit an "
+     "output width of 4; give out_frac from 0 to 4"),
+    (["generate", "--max-value", "0.001", "--frac", "4"],
+     "max_value 0.001 floors to 0 on the output grid (out_frac 4), which would make every "
+     "output 0; it needs out_frac 10 or more"),
+    # Absurd exponents are refused before they are expanded.
+    (["generate", "--kind", "leaky_relu", "--slope", "1e999999999"],
+     "Slope must have an exponent from -1000 to 1000, not '1e999999999'"),
+    (["generate", "--kind", "thresholded_relu", "--threshold", "1e99999999"],
+     "Threshold must have an exponent from -1000 to 1000, not '1e99999999'"),
+    (["generate", "--max-value", "1e-99999999"],
+     "max_value must have an exponent from -1000 to 1000, not '1e-99999999'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", HOSTILE, ids=lambda v: v if isinstance(v, str)
+                         else " ".join(v)[:40])
+def test_usage_errors_take_two_lines_and_name_the_option(tmp_path, capsys, argv, message):
+    start = time.monotonic()
+    _usage_error(tmp_path, capsys, argv, message)
+    assert time.monotonic() - start < 5       # refused, not worked on
+
+
+def test_config_key_given_twice(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('out-width = 10\nout_width = 12\n')
+    _usage_error(tmp_path, capsys, ["generate", "--config", str(cfg)],
+                 f"--config {cfg}: 'out-width' and 'out_width' are the same option; give it "
+                 f"once")
+
+
+def test_undecodable_config_is_named(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes(b"kind = '\xff'\n")
+    code, _, err = run(["generate", "-o", str(tmp_path / "o"), "--config", str(cfg)], capsys)
+    assert code == 2 and str(cfg) in err.splitlines()[0]
+
+
+@pytest.mark.parametrize("target, message", [
+    ("FILE", "-o: {tmp}/a-file is a file, not a folder"),
+    ("/proc/x", "-o: /proc/x: cannot write in /proc (No such file or directory)"),
+])
+def test_output_folder_checked_first(tmp_path, capsys, target, message):
+    (tmp_path / "a-file").write_text("")
+    target = str(tmp_path / "a-file") if target == "FILE" else target
+    code, out, err = run(["build", "-o", target], capsys)
+    assert code == 2 and err.splitlines()[0] == \
+        f"relu-hw build: error: {message.format(tmp=tmp_path)}"
+
+
+@pytest.mark.parametrize("backend", ["amaranth", "verilator"])
+def test_unwritable_vcd_checked_first(tmp_path, capsys, backend):
+    code, _, err = run(["simulate", "--backend", backend, "--vcd", "/proc/w.vcd"], capsys)
+    assert code == 2 and err.splitlines()[0] == \
+        "relu-hw simulate: error: --vcd: /proc: cannot write in /proc (No such file or directory)"
+
+
+def test_unusable_cache_checked_first(monkeypatch, capsys):
+    monkeypatch.setenv("RELU_HW_CACHE", "/proc/cache")
+    code, _, err = run(["simulate", "--backend", "verilator"], capsys)
+    assert code == 2 and "the Verilator model cache (set RELU_HW_CACHE to move it): " \
+        "/proc/cache/verilator: cannot write in /proc" in err
+
+
+def test_stalled_run_fails_clearly(capsys):
+    # A sink that is ready once in a billion cycles: a clear failure, soon, not 3.5 GB.
+    code, out, err = run(["simulate", "--ready-prob", "1e-9", "--beats", "2", "--backend",
+                          "verilator", "--max-idle-cycles", "5000", "--json"], capsys)
+    report = json.loads(out)
+    assert code == 1 and not report["passed"]
+    assert report["stopped"] == ("no output beat in 5,000 cycles (from cycle 0); the sink was "
+                                 "ready on 0 of them, so raise its ready probability or the "
+                                 "idle cycle limit to wait longer")
+
+
+def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
+    cli_main = importlib.import_module("relu_hw.cli.main")  # the module, not the function
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("an invariant broke")
+    monkeypatch.setattr(cli_main, "to_verilog", broken)
+    code, _, err = run(["generate", "-o", "never"], capsys)
+    assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("relu-hw generate: internal error: RuntimeError: an invariant broke")
+    assert "--debug" in err
+    with pytest.raises(RuntimeError, match="an invariant broke"):
+        main(["generate", "-o", "never", "--debug"])
 
 
 def test_help_documents_defaults(capsys):

@@ -387,7 +387,8 @@ def _cli(*args, cwd=ROOT):
 def test_synth_cli_errors(tmp_path, args, message):
     proc = _cli("synth", "-o", str(tmp_path / "out"), *args)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == f"relu-hw: error: {message}"
+    assert proc.stderr.splitlines() == [f"relu-hw synth: error: {message}",
+                                        "see relu-hw synth --help"]
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
 
 
@@ -413,8 +414,8 @@ def test_baseline_cli_table_and_errors(tmp_path):
     assert (copy / "RESULTS.md").read_text() == (FPGA / "RESULTS.md").read_text()
     proc = _cli("baseline", "--check", "--only", "nope", "--dir", str(copy))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith(
-        "relu-hw: error: Unknown baseline id 'nope'; ids are relu16x8-comb-ecp5, ")
+    assert proc.stderr.splitlines()[0].startswith(
+        "relu-hw baseline: error: Unknown baseline id 'nope'; ids are relu16x8-comb-ecp5, ")
     proc = _cli("baseline", "--check", "--dir", str(copy), "--workdir", str(tmp_path / "w"))
     assert proc.returncode == 2
     assert "Work folder must be outside /tmp" in proc.stderr

@@ -51,10 +51,22 @@ def test_lost_beat(good):
     assert [m.what for m in found] == ["lost"] and count == 1
 
 
-def test_dropped_beat_in_the_middle_shows_as_shifted_data(good):
+def test_dropped_beat_in_the_middle_is_reported_lost_first(good):
     stim, trace = good
     found, count = check(SPEC, stim, _without(trace, 20))
-    assert count > 1 and found[0].beat == 20
+    assert count > 1
+    assert (found[0].what, found[0].beat) == ("lost", 20)
+    assert str(found[0]).endswith("beat lost (the beats after it come out one place early)")
+    assert found[1].what in ("data", "last", "user")
+
+
+def test_repeated_beat_is_reported_extra_first(good):
+    stim, trace = copy.deepcopy(good)
+    for name in ("data", "last", "user", "out_cycle"):
+        v = getattr(trace, name)
+        setattr(trace, name, np.concatenate([v[:31], v[30:31], v[31:]]))
+    found, _ = check(SPEC, stim, trace)
+    assert (found[0].what, found[0].beat, found[0].detail) == ("extra", 31, "a repeat of beat 30")
 
 
 def test_duplicated_beat(good):
@@ -68,9 +80,13 @@ def test_duplicated_beat(good):
 
 def test_reordered_beats(good):
     stim, trace = copy.deepcopy(good)
-    trace.data[[10, 11]] = trace.data[[11, 10]]
+    for name in ("data", "last", "user"):
+        v = getattr(trace, name)
+        v[[10, 11]] = v[[11, 10]]
     found, _ = check(SPEC, stim, trace)
-    assert {m.beat for m in found} >= {10, 11}
+    assert (found[0].what, found[0].beat) == ("reordered", 10)
+    assert "beats 10 and 11 came out swapped" in str(found[0])
+    assert {m.beat for m in found[1:]} >= {10, 11}
 
 
 @pytest.mark.parametrize("field", ["last", "user"])

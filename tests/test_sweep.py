@@ -88,7 +88,9 @@ def test_sweep_cli_rejects_bad_lists(tmp_path):
         proc = subprocess.run([*CLI, "sweep", *args, "-o",
                                str(tmp_path / "s")], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 2, args
-        assert message in proc.stderr.strip().splitlines()[-1]
+        first, second = proc.stderr.splitlines()
+        assert first.startswith("relu-hw sweep: error: ") and message in first
+        assert second == "see relu-hw sweep --help"
         assert "Traceback" not in proc.stderr and not (tmp_path / "s").exists()
 
 

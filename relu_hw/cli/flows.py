@@ -16,16 +16,17 @@ from ..flows.board import BOARDS, DEFAULT_BEATS, MAX_BEATS, build_board
 from ..flows.report import DEFAULT_SEEDS, check_flow_args
 from ..flows.sweep import grid, run_sweep, write_outputs
 from ..tools import ToolError, check_workdir, work_root
-from .options import UsageError, spec_from_args
+from .options import UsageError, check_output, spec_from_args
 
 __all__ = ["register"]
 
 
-def register(subparsers, spec_options):
-    """Add ``synth``, ``sweep``, ``baseline`` and ``board`` to ``subparsers``;
-    ``spec_options`` is the parent parser holding the configuration options."""
+def register(subparsers, common, spec_options):
+    """Add ``synth``, ``sweep``, ``baseline`` and ``board`` to ``subparsers``; ``common`` and
+    ``spec_options`` are the parent parsers of the options every command takes and of the
+    configuration options."""
     p = subparsers.add_parser(
-        "synth", parents=[spec_options],
+        "synth", parents=[common, spec_options],
         help="synthesize, place and route: resources and Fmax",
         description="Synthesize the block with Yosys and place and route it with nextpnr over "
                     "several seeds; write <name>.<target>.synth.json (configuration, target, "
@@ -52,11 +53,11 @@ def register(subparsers, spec_options):
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_synth)
 
-    _register_sweep(subparsers, spec_options)
-    _register_baseline(subparsers)
+    _register_sweep(subparsers, common, spec_options)
+    _register_baseline(subparsers, common)
 
     p = subparsers.add_parser(
-        "board", parents=[spec_options],
+        "board", parents=[common, spec_options],
         help="build a self-checking bitstream for a real board",
         description="Build a bitstream in which an on-chip pattern generator feeds the block, "
                     "the outputs are folded into a signature and compared on chip with the "
@@ -84,7 +85,9 @@ def cmd_synth(args):
     except ValueError as e:
         raise UsageError(str(e)) from None
     _check_jobs(args.jobs)
+    check_output(args.output, "-o")
     workdir = flow_workdir(f"{spec.name}.{args.target}", spec, args.output)
+    check_output(workdir, "the work folder")
     report = run_flow(spec, args.target, workdir, speed=args.speed, seeds=args.seeds,
                       freq=args.freq, jobs=args.jobs)
     stem = f"{spec.name}.{args.target}"
@@ -104,7 +107,9 @@ def cmd_board(args):
     beats = DEFAULT_BEATS if args.beats is None else args.beats
     if not 1 <= beats <= MAX_BEATS:
         raise UsageError(f"--beats must be an integer from 1 to {MAX_BEATS}, not {beats}")
+    check_output(args.output, "-o")
     workdir = flow_workdir(f"board.{args.board}.{spec.name}", spec, args.output)
+    check_output(workdir, "the work folder")
     try:
         result = build_board(spec, args.board, workdir, beats)
     except subprocess.CalledProcessError as e:
@@ -129,13 +134,13 @@ def cmd_board(args):
     return 0 if result["timing_met"] else 1
 
 
-def _register_sweep(subparsers, spec_options):
+def _register_sweep(subparsers, common, spec_options):
     """Add ``sweep``: every configuration option, ``--target`` and ``--speed`` take comma
     lists (``--slopes`` takes ``;``-separated lists of comma lists)."""
     spec_actions = [a for a in spec_options._actions
                     if a.option_strings and a.dest not in ("help", "config")]
     p = subparsers.add_parser(
-        "sweep", help="run synth over a grid of options, in parallel",
+        "sweep", parents=[common], help="run synth over a grid of options, in parallel",
         description="Run the synthesis flow for every combination of the given values (each "
                     "configuration option, --target and --speed take a comma-separated list; "
                     "--slopes takes ';'-separated lists), the machine's cores at a time, and "
@@ -200,14 +205,18 @@ def _grid_values(args, spec_actions):
 def cmd_sweep(args, spec_actions):
     values = _grid_values(args, spec_actions)
     _check_jobs(args.jobs)
+    check_output(args.output, "-o")
     workdir = args.workdir or work_root() / "flows" / "sweep"
     try:
         combos = grid(values)
         for combo in combos:
             check_flow_args(combo["target"], combo.get("speed"), args.seeds, args.freq)
-        check_workdir(workdir)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    try:
+        check_workdir(workdir)
+    except (ValueError, OSError) as e:
+        raise UsageError(f"--workdir: {e}") from None
 
     tty = sys.stderr.isatty()
 
@@ -229,9 +238,9 @@ def cmd_sweep(args, spec_actions):
     return 1 if bad else 0
 
 
-def _register_baseline(subparsers):
+def _register_baseline(subparsers, common):
     p = subparsers.add_parser(
-        "baseline", help="regenerate or check the FPGA baselines of record (fpga/)",
+        "baseline", parents=[common], help="regenerate or check the FPGA baselines of record (fpga/)",
         description="With --update, run every point of fpga/baselines.toml and record its "
                     "report in fpga/reports/, then regenerate fpga/RESULTS.md. With --check, "
                     "run them afresh and compare: exit status 1 if a LUT or flip-flop count "

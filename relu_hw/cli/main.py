@@ -4,17 +4,20 @@
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from .. import __version__
 from ..build import build
 from ..files import to_json, write_files
-from ..flows import DEFAULT_TARGET, TARGETS
+from ..flows import DEFAULT_TARGET, TARGETS, flow_workdir
 from ..generate import manifest, to_verilog
 from ..sim import simulate
-from ..tools import ToolError
-from . import flows, verify
-from .options import UsageError, check_sim_args, sim_parser, spec_from_args, spec_parser
+from ..tools import ToolError, interruptible
+from .flows import register as register_flows
+from .options import (Parser, UsageError, check_output, check_sim_args, sim_parser,
+                      spec_from_args, spec_parser)
+from .verify import register as register_verify
 
 __all__ = ["main", "build_parser"]
 
@@ -37,6 +40,7 @@ def _end_progress():
 
 def cmd_generate(args):
     spec = spec_from_args(args)
+    check_output(args.output, "-o")
     files = {f"{spec.name}.v": to_verilog(spec), f"{spec.name}.json": to_json(manifest(spec))}
     for path in write_files(args.output, files):
         print(f"wrote {path}")
@@ -51,6 +55,7 @@ def cmd_simulate(args):
         result = simulate(spec, beats=args.beats, seed=args.seed, valid_prob=args.valid_prob,
                           ready_prob=args.ready_prob, vcd=args.vcd, backend=args.backend,
                           verilog=args.verilog, top=args.top,
+                          max_idle_cycles=args.max_idle_cycles,
                           progress=show and (lambda done: show(done, args.beats)))
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -71,12 +76,16 @@ def cmd_build(args):
     if args.synth_target != "none" and args.synth_target not in TARGETS:
         raise UsageError(f"--synth-target must be one of {', '.join(TARGETS)} or none, not "
                          f"{args.synth_target!r}")
+    check_output(args.output, "-o")
+    if args.synth_target != "none":
+        check_output(flow_workdir(spec.name, spec, args.output), "the synthesis work folder")
     show = _progress("simulating")
     try:
         result = build(spec, args.output, beats=args.beats, seed=args.seed,
                        valid_prob=args.valid_prob, ready_prob=args.ready_prob,
                        synth_target=args.synth_target, vcd=args.vcd, backend=args.backend,
                        verilog=args.verilog, top=args.top,
+                       max_idle_cycles=args.max_idle_cycles,
                        progress=show and (lambda step, done, total: show(done, total)))
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -92,11 +101,15 @@ def cmd_build(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="relu-hw",
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error")
+    parser = Parser(
+        prog="relu-hw", parents=[common],
         description="Generate bit-exact FPGA hardware for ReLU-family activations: Verilog "
                     "with AXI4-Stream ports, a manifest, and a cycle-accurate check against "
-                    "a NumPy golden model.")
+                    "a NumPy golden model. Exit status: 0 done, 1 a check or a tool failed, "
+                    "2 bad input, 130 interrupted.")
     parser.add_argument("--version", action="version", version=f"relu-hw {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     spec_options = spec_parser()
@@ -107,20 +120,21 @@ def build_parser():
     json_out.add_argument("--json", action="store_true",
                           help="print the result as JSON on standard output")
 
-    sub.add_parser("generate", parents=[spec_options, out],
+    sub.add_parser("generate", parents=[common, spec_options, out],
                    help="write <name>.v and <name>.json",
                    description="Write the Verilog (<name>.v) and its manifest (<name>.json).",
                    ).set_defaults(handler=cmd_generate)
-    sub.add_parser("simulate", parents=[spec_options, sim_parser(1.0, 1.0), json_out],
+    sub.add_parser("simulate", parents=[common, spec_options, sim_parser(1.0, 1.0), json_out],
                    help="check the gateware cycle by cycle against the golden model",
                    description="Simulate the block cycle-accurately under random idle cycles "
                                "and backpressure, check every output beat against the NumPy "
                                "golden model, and report throughput and latency. Beats are "
                                "made, simulated and checked in chunks, so memory does not "
-                               "grow with --beats. Exit status 1 on any mismatch."
+                               "grow with --beats. Exit status 1 on any mismatch, a stall or "
+                               "a model that stops itself."
                    ).set_defaults(handler=cmd_simulate)
     p = sub.add_parser(
-        "build", parents=[spec_options, out, sim_parser(0.7, 0.7), json_out],
+        "build", parents=[common, spec_options, out, sim_parser(0.7, 0.7), json_out],
         help="generate + simulate + synthesize + report (the main job)",
         description="Generate Verilog and manifest, simulate at full rate and under random "
                     "handshakes, synthesize, place and route, and write a report, all into the "
@@ -130,18 +144,43 @@ def build_parser():
                    help=f"target of the build's synthesis summary: {', '.join(TARGETS)}, or "
                         f"none to skip it (default {DEFAULT_TARGET}, 3 seeds)")
     p.set_defaults(handler=cmd_build)
-    verify.register(sub, spec_options)
-    flows.register(sub, spec_options)
+    register_verify(sub, common, spec_options)
+    register_flows(sub, common, spec_options)
     return parser
 
 
 def main(argv=None):
+    """Run ``relu-hw`` with ``argv`` (default ``sys.argv[1:]``); return the exit status: 0
+    done, 1 a check or a tool failed, 2 bad input, 130 interrupted (one Ctrl-C stops every
+    tool the command started)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        with interruptible():
+            return args.handler(args)
     except UsageError as e:
-        parser.exit(2, f"relu-hw: error: {e}\n")
+        print(f"relu-hw {args.command}: error: {e}\nsee relu-hw {args.command} --help",
+              file=sys.stderr)
+        return 2
     except ToolError as e:
         # A tool the command runs failed; its diagnostics are in the message.
-        parser.exit(1, f"relu-hw: error: {e}\n")
+        print(f"relu-hw {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        _end_progress()
+        print(f"relu-hw {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        if args.debug:
+            raise
+        where = f" {e.filename}" if e.filename else ""
+        print(f"relu-hw {args.command}: error:{where}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if args.debug:
+            raise
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        print(f"relu-hw {args.command}: internal error: {type(e).__name__}: {e} (at "
+              f"{Path(frame.filename).name}:{frame.lineno}; run again with --debug for the "
+              f"traceback, and please report it)", file=sys.stderr)
+        return 1

@@ -6,15 +6,35 @@ import argparse
 from pathlib import Path
 
 from .. import spec as specmod
-from ..files import read_toml
+from ..files import check_file, check_folder, read_toml
 from ..sim import BACKENDS
+from ..sim.stimulus import MAX_IDLE_CYCLES
+from ..sim.verilator import model_cache
 
-__all__ = ["UsageError", "SPEC_OPTIONS", "spec_parser", "sim_parser", "check_sim_args",
-           "spec_from_args", "spec_dests"]
+__all__ = ["UsageError", "SPEC_OPTIONS", "Parser", "spec_parser", "sim_parser",
+           "check_sim_args", "check_output", "spec_from_args", "spec_dests"]
 
 
 class UsageError(Exception):
     """Bad input from the user: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors take two lines: the error, naming the option and
+    what it accepts, then where to read more."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\nsee {self.prog} --help\n")
+
+
+class _Once(argparse.Action):
+    """An option that may be given once."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} given twice; give one file (options on the command "
+                         f"line win over its keys)")
+        setattr(namespace, self.dest, values)
 
 
 # (option, type, help); every default is the Spec's own.
@@ -64,7 +84,7 @@ def spec_parser():
         "configuration (also keys of --config)",
         "Values starting with '-' that are not plain numbers need the --option=VALUE form, "
         "e.g. --slopes=-0.1,0.2 or --threshold=-1e-3.")
-    group.add_argument("--config", metavar="FILE.toml", type=Path,
+    group.add_argument("--config", metavar="FILE.toml", type=Path, action=_Once,
                        help="read options from a TOML file; command-line options win")
     for option, type_, help_ in SPEC_OPTIONS:
         group.add_argument(f"--{option}", type=type_, default=None, help=help_,
@@ -101,17 +121,52 @@ def sim_parser(valid_default, ready_default):
     group.add_argument("--top", metavar="MODULE",
                        help="with --verilog: the top module's name (default: the one module "
                             "with the configuration's ports)")
+    group.add_argument("--max-idle-cycles", type=int, default=MAX_IDLE_CYCLES, metavar="N",
+                       help=f"end the run as a failure after N cycles without an output beat "
+                            f"(default {MAX_IDLE_CYCLES:,}; raise it for valid or ready "
+                            f"probabilities below about 1e-3)")
     return parser
 
 
 def check_sim_args(args):
-    """Usage errors of the simulation options."""
+    """Usage errors of the simulation options, and the paths they name, checked before any
+    long work."""
     if args.beats < 1:
         raise UsageError(f"--beats must be a positive integer, not {args.beats}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, not {args.seed}")
     for name in ("valid_prob", "ready_prob"):
         p = getattr(args, name)
         if not 0 < p <= 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1], not {p}")
+            raise UsageError(f"--{name.replace('_', '-')} must be a probability in (0, 1], "
+                             f"not {p}")
+    if args.max_idle_cycles < 1:
+        raise UsageError(f"--max-idle-cycles must be a positive integer, not "
+                         f"{args.max_idle_cycles}")
+    if args.backend == "amaranth" and (args.verilog is not None or args.top is not None):
+        raise UsageError(f"--{'verilog' if args.verilog is not None else 'top'} needs "
+                         f"--backend verilator")
+    if args.top is not None and args.verilog is None:
+        raise UsageError("--top names the top module of --verilog FILE; give the file too")
+    if args.verilog is not None and not args.verilog.is_file():
+        raise UsageError(f"--verilog {args.verilog}: no such file")
+    check_output(args.vcd, "--vcd", file=True)
+    if args.backend == "verilator":
+        try:
+            check_folder(model_cache())
+        except ValueError as e:
+            raise UsageError(f"the Verilator model cache (set RELU_HW_CACHE to move it): "
+                             f"{e}") from None
+
+
+def check_output(path, option, file=False):
+    """A usage error naming ``option`` unless ``path`` (if given) can be written."""
+    if path is None:
+        return
+    try:
+        (check_file if file else check_folder)(path)
+    except ValueError as e:
+        raise UsageError(f"{option}: {e}") from None
 
 
 def spec_from_args(args):
@@ -137,13 +192,17 @@ def _read_config(path):
     try:
         table = read_toml(path)
     except ValueError as e:
-        raise UsageError(f"config: {e}") from None
+        raise UsageError(f"--config: {e}") from None
     known = set(spec_dests())
-    options = {}
+    options, keys = {}, {}
     for key, value in table.items():
         name = key.replace("-", "_")
         if name not in known:
-            raise UsageError(f"config {path}: unknown key {key!r}; keys are the options "
+            raise UsageError(f"--config {path}: unknown key {key!r}; keys are the options "
                              f"without '--', e.g. 'kind' or 'out-width'")
+        if name in keys:
+            raise UsageError(f"--config {path}: {keys[name]!r} and {key!r} are the same "
+                             f"option; give it once")
+        keys[name] = key
         options[name] = value
     return options

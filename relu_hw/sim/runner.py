@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ..spec import Spec
 from .amaranth import run_amaranth, stream_amaranth
 from .scoreboard import Scoreboard
-from .stimulus import RandomStimulus
+from .stimulus import MAX_IDLE_CYCLES, RandomStimulus
 from .verilator import build_model
 
 __all__ = ["BACKENDS", "SimReport", "simulate", "run", "stream"]
@@ -30,10 +30,11 @@ class SimReport:
     ready_prob: float = 1.0
     seed: int = 0
     backend: str = "amaranth"
+    stopped: str | None = None   # why the run ended before its time, if it did
 
     @property
     def passed(self):
-        return self.mismatch_count == 0
+        return self.mismatch_count == 0 and self.stopped is None
 
     @property
     def ideal_cycles(self):
@@ -66,6 +67,8 @@ class SimReport:
             f"{self.mismatch_count} mismatching beat fields; simulated at "
             f"{self.beats_per_second:,.0f} beats/s ({self.seconds:.2f} s, {self.backend})",
         ]
+        if self.stopped:
+            lines.insert(1, f"stopped: {self.stopped}")
         lines += [f"  mismatch: {m}" for m in self.mismatches]
         return "\n".join(lines)
 
@@ -78,6 +81,7 @@ class SimReport:
             "latency": {"nominal": self.latency, "min": self.latency_min,
                         "max": self.latency_max},
             "seed": self.seed, "valid_prob": self.valid_prob, "ready_prob": self.ready_prob,
+            "stopped": self.stopped,
             "mismatch_count": self.mismatch_count,
             "mismatches": [str(m) for m in self.mismatches],
             "seconds": round(self.seconds, 3),
@@ -96,7 +100,7 @@ def _check_backend(backend, verilog, top, dut=None):
 
 
 def stream(spec, source, sink, backend="amaranth", vcd=None, progress=None, verilog=None,
-           top=None, dut=None):
+           top=None, dut=None, max_idle_cycles=MAX_IDLE_CYCLES):
     """Run ``source`` on ``backend``, handing input and output beats to ``sink`` as they
     come; return ``(end, seconds)``: the :class:`~.scoreboard.End` of the run and how long it
     took (not counting the Verilator model's build).
@@ -104,19 +108,21 @@ def stream(spec, source, sink, backend="amaranth", vcd=None, progress=None, veri
     ``verilog`` (Verilator only) names a Verilog file to check instead of the generated one;
     it must follow the AXI4-Stream port convention of :mod:`relu_hw.gateware.axis`. ``top``
     names its top module when more than one module has those ports. ``dut`` (Amaranth only)
-    is a design to run instead of the pipeline ``spec`` describes.
+    is a design to run instead of the pipeline ``spec`` describes. A run without an output
+    beat for ``max_idle_cycles`` cycles ends as stalled (the end says so).
     """
     if not isinstance(spec, Spec):
         raise TypeError(f"Spec must be a relu_hw.Spec, not {spec!r}")
     _check_backend(backend, verilog, top, dut)
     if backend == "amaranth":
         start = time.perf_counter()
-        end = stream_amaranth(spec, source, sink, vcd=vcd, progress=progress, dut=dut)
+        end = stream_amaranth(spec, source, sink, vcd=vcd, progress=progress, dut=dut,
+                              max_idle=max_idle_cycles)
     else:
         # Build (or find in the cache) before the clock starts.
         model = build_model(spec, verilog=verilog, top=top, trace=vcd is not None)
         start = time.perf_counter()
-        end = model.stream(source, sink, vcd=vcd, progress=progress)
+        end = model.stream(source, sink, vcd=vcd, progress=progress, max_idle=max_idle_cycles)
     return end, time.perf_counter() - start
 
 
@@ -130,19 +136,21 @@ def run(spec, stim, backend="amaranth", vcd=None, verilog=None, top=None):
 
 
 def simulate(spec, beats=1000, seed=0, valid_prob=1.0, ready_prob=1.0, vcd=None,
-             progress=None, backend="amaranth", verilog=None, top=None, dut=None):
+             progress=None, backend="amaranth", verilog=None, top=None, dut=None,
+             max_idle_cycles=MAX_IDLE_CYCLES):
     """Simulate ``spec`` cycle-accurately on random beats and check every output beat against
     the golden model, chunk by chunk: memory does not grow with ``beats``.
 
     Returns a :class:`SimReport`; ``report.passed`` is false on any lost, extra, reordered or
     wrong beat. ``seconds`` is the run end to end (stimulus, simulation and checking), not
-    counting the Verilator model's build. ``backend``, ``verilog``, ``top`` and ``dut`` are
-    as for :func:`stream`.
+    counting the Verilator model's build. ``backend``, ``verilog``, ``top``, ``dut`` and
+    ``max_idle_cycles`` are as for :func:`stream`; a run that stalls or that the model stops
+    does not pass, and ``report.stopped`` says why.
     """
     source = RandomStimulus(spec, beats, seed, valid_prob, ready_prob)
     board = Scoreboard(spec, beats)
     end, seconds = stream(spec, source, board, backend=backend, vcd=vcd, progress=progress,
-                          verilog=verilog, top=top, dut=dut)
+                          verilog=verilog, top=top, dut=dut, max_idle_cycles=max_idle_cycles)
     mismatches, count = board.finish(end)
     return SimReport(
         beats=beats, cycles=end.cycles, latency=spec.latency,
@@ -150,4 +158,4 @@ def simulate(spec, beats=1000, seed=0, valid_prob=1.0, ready_prob=1.0, vcd=None,
         latency_max=-1 if board.latency_max is None else board.latency_max,
         mismatches=mismatches, mismatch_count=count, seconds=seconds,
         valid_prob=source.valid_prob, ready_prob=source.ready_prob, seed=seed,
-        backend=backend)
+        backend=backend, stopped=end.stopped)

@@ -36,22 +36,25 @@ class OutBeats:
 class End:
     """How a run ended: ``cycles`` simulated until the last expected output beat (inclusive),
     or all cycles simulated if it ``timed_out``; input beats ``taken``; output beats
-    ``seen``."""
+    ``seen``; ``stopped``, a sentence, when the run ended before its time (it stalled, or the
+    model stopped itself)."""
     cycles: int
     timed_out: bool
     taken: int
     seen: int
+    stopped: str | None = None
 
 
 @dataclass
 class Mismatch:
     beat: int
     cycle: int
-    what: str        # "data", "last", "user", "lost" or "extra"
+    what: str        # "data", "last", "user", "lost", "extra" or "reordered"
     lane: int | None = None
     input: int | None = None
     expected: int | None = None
     got: int | None = None
+    detail: str | None = None
 
     def __str__(self):
         where = f"beat {self.beat} (cycle {self.cycle})"
@@ -60,7 +63,7 @@ class Mismatch:
                     f" got {self.got}")
         if self.what in ("last", "user"):
             return f"{where}: {self.what} expected {self.expected}, got {self.got}"
-        return f"{where}: beat {self.what}"
+        return f"{where}: beat {self.what}" + (f" ({self.detail})" if self.detail else "")
 
 
 #: Largest table of expected outputs (entries) the scoreboard builds instead of calling the
@@ -145,7 +148,13 @@ class Scoreboard:
         inputs = chunk.data[a:a + k]
         got = out.data[b:b + k]
         want = self._expect(inputs)
+        sent_last, sent_user = chunk.last[a:a + k], chunk.user[a:a + k]
+        got_last, got_user = out.last[b:b + k], out.user[b:b + k]
         found = []
+        if not (np.array_equal(got, want) and np.array_equal(sent_last, got_last)
+                and np.array_equal(sent_user.astype(np.uint64), got_user.astype(np.uint64))):
+            found += self._misplaced(out.start + b, out.out_cycle[b:b + k], want, sent_last,
+                                     sent_user, got, got_last, got_user)
         if not np.array_equal(got, want):
             bad = np.argwhere(got != want)
             self.count += len(bad)
@@ -153,8 +162,7 @@ class Scoreboard:
                 found.append(Mismatch(out.start + b + int(i), int(out.out_cycle[b + i]), "data",
                                       int(lane), int(inputs[i, lane]), int(want[i, lane]),
                                       int(got[i, lane])))
-        for what, sent, have in (("last", chunk.last[a:a + k], out.last[b:b + k]),
-                                 ("user", chunk.user[a:a + k], out.user[b:b + k])):
+        for what, sent, have in (("last", sent_last, got_last), ("user", sent_user, got_user)):
             if np.array_equal(sent, have):
                 continue
             bad = np.flatnonzero(sent.astype(np.uint64) != have.astype(np.uint64))
@@ -167,6 +175,29 @@ class Scoreboard:
         lo, hi = int(latency.min()), int(latency.max())
         self.latency_min = lo if self.latency_min is None else min(self.latency_min, lo)
         self.latency_max = hi if self.latency_max is None else max(self.latency_max, hi)
+
+    def _misplaced(self, start, cycles, want, sent_last, sent_user, got, got_last, got_user):
+        """At the first wrong beat, a lost, repeated or swapped beat if that is what the
+        beats around it show (whole beats compared: lanes, ``last``, ``user``); else
+        nothing. Reported first, before the wrong fields that follow from it."""
+        def same(o, i):
+            return (0 <= o < len(got) and 0 <= i < len(want) and np.array_equal(got[o], want[i])
+                    and got_last[o] == sent_last[i] and int(got_user[o]) == int(sent_user[i]))
+        first = next(i for i in range(len(got)) if not same(i, i))
+        cycle = int(cycles[first])
+        # Two beats of evidence each, so that a wrong value that happens to equal a
+        # neighbour's is not taken for a misplaced beat.
+        if same(first, first + 1) and same(first + 1, first):
+            return [Mismatch(start + first, cycle, "reordered",
+                             detail=f"beats {start + first} and {start + first + 1} came out "
+                                    f"swapped")]
+        if same(first, first + 1) and same(first + 1, first + 2):
+            return [Mismatch(start + first, cycle, "lost",
+                             detail="the beats after it come out one place early")]
+        if same(first, first - 1) and same(first + 1, first):
+            return [Mismatch(start + first, cycle, "extra",
+                             detail=f"a repeat of beat {start + first - 1}")]
+        return []
 
     def _keep(self, found):
         if found and len(self.mismatches) < self._limit:

@@ -10,7 +10,9 @@ taken, as AXI4-Stream requires), and the sink is ready if the ready pattern says
 end of the patterns (:attr:`pattern_length` cycles) the source is always willing and the sink
 always ready, so every run ends. The source offers no new beat from :func:`deadline` on; after
 the last expected output beat the sink watches :func:`watch` more cycles for extra beats; at
-:func:`horizon` the run gives up.
+:func:`horizon` the run gives up. A run also ends, as a failure, after ``max_idle`` cycles
+without an output beat (:data:`MAX_IDLE_CYCLES` unless told otherwise): a block that never
+answers, or a sink that is never ready, is reported, not waited for.
 
 Sources
 -------
@@ -27,7 +29,8 @@ import numpy as np
 from numpy.random import PCG64, Generator
 
 __all__ = ["Beats", "Stimulus", "RandomStimulus", "make_stimulus", "edge_codes", "deadline",
-           "horizon", "watch", "DEADLINE_MARGIN", "EXTRA_WATCH", "LAST_PROBABILITY"]
+           "horizon", "watch", "stall_message", "check_max_idle", "DEADLINE_MARGIN",
+           "EXTRA_WATCH", "LAST_PROBABILITY", "MAX_IDLE_CYCLES"]
 
 #: Cycles the source may still offer beats after the patterns end and every beat could have
 #: gone through: past this, the run is stuck.
@@ -36,6 +39,10 @@ DEADLINE_MARGIN = 16
 EXTRA_WATCH = 4
 #: Probability that a random beat carries TLAST (the last beat always does).
 LAST_PROBABILITY = 0.125
+#: Cycles without an output beat after which a run ends as stalled. A correct block puts a
+#: beat out within its latency of the sink being ready; at a valid or ready probability of
+#: 1e-3 the longest gap in a million beats is about 2e4 cycles.
+MAX_IDLE_CYCLES = 100_000
 
 
 def deadline(pattern_length, beats, latency):
@@ -51,6 +58,21 @@ def watch(latency):
 def horizon(pattern_length, beats, latency):
     """The cycle at which a run that has not delivered every beat gives up."""
     return deadline(pattern_length, beats, latency) + watch(latency)
+
+
+def check_max_idle(max_idle):
+    """``max_idle`` as an int; :exc:`ValueError` unless it is a positive integer."""
+    if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 1:
+        raise ValueError(f"Idle cycle limit must be a positive integer, not {max_idle!r}")
+    return max_idle
+
+
+def stall_message(max_idle, since, ready):
+    """Why a run that saw no output beat for ``max_idle`` cycles from cycle ``since`` ended;
+    the sink was ready on ``ready`` of them."""
+    return (f"no output beat in {max_idle:,} cycles (from cycle {since:,}); the sink was ready "
+            f"on {ready:,} of them" + ("" if ready else ", so raise its ready probability or "
+                                       "the idle cycle limit to wait longer"))
 
 
 @dataclass

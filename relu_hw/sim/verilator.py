@@ -30,7 +30,6 @@ import re
 import shutil
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -38,9 +37,10 @@ import numpy as np
 
 from ..generate import ports, to_verilog
 from ..spec import FixedFormat, Spec
-from ..tools import ToolError, cache_root, run
+from ..tools import ToolError, cache_root, run, run_parallel
 from .scoreboard import Collector, End, OutBeats
-from .stimulus import deadline, horizon, watch
+from .stimulus import (MAX_IDLE_CYCLES, check_max_idle, deadline, horizon, stall_message,
+                       watch)
 
 __all__ = ["Model", "build_model", "run_verilator", "model_cache", "find_top",
            "verilator_root", "pack_tdata", "unpack_tdata", "CHUNK"]
@@ -61,8 +61,9 @@ CHUNK = 1 << 15
 #: Cycles a step of the harness runs at most before it returns, so that an interrupt is seen
 #: within a fraction of a second.
 _STEP_CYCLES = 1 << 20
-# Why a step of the harness returned (harness.cpp).
+# Why a step of the harness returned, and how a run ended (harness.cpp).
 _DONE, _NEED_INPUT, _NEED_PATTERN, _OUTPUT_FULL, _BUDGET = range(5)
+_RAN, _STALLED, _STOPPED = range(3)
 
 
 def verilator_root():
@@ -94,6 +95,12 @@ def model_cache():
 
 def _harness_text():
     return resources.files("relu_hw.sim").joinpath("harness.cpp").read_text()
+
+
+def _hooks():
+    """The header force-included into the model and Verilator's runtime (``vl_user.h``): the
+    model's printing and stops go to the harness's hooks."""
+    return resources.files("relu_hw.sim").joinpath("vl_user.h")
 
 
 def _tool_env(root):
@@ -144,15 +151,14 @@ def _runtime(root, trace, env):
     """
     defines = _defines(trace=False, user=False)
     key = hashlib.sha256(repr((_verilator_version(), str(root), _RUNTIME, _CXXFLAGS,
-                               defines)).encode()).hexdigest()[:16]
+                               defines, _hooks().read_text())).encode()).hexdigest()[:16]
 
     def build(folder):
         def compile_one(src):
             run(["c++", *_CXXFLAGS, *defines, *_includes(root), "-c",
                  str(root / "include" / src), "-o", str(folder / (Path(src).stem + ".o"))],
                 cwd=folder, env=env, what=f"Compiling Verilator's {src}")
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            list(pool.map(compile_one, _RUNTIME))
+        run_parallel(compile_one, _RUNTIME, os.cpu_count() or 1)
 
     folder = _build_in_cache(f"runtime-{key}", build)
     return [folder / (Path(src).stem + ".o") for src in _RUNTIME
@@ -166,7 +172,7 @@ def _includes(root):
 def _defines(trace, user):
     return ["-DVERILATOR=1", "-DVM_COVERAGE=0", "-DVM_SC=0", "-DVM_TIMING=0",
             f"-DVM_TRACE={int(trace)}", "-DVM_TRACE_FST=0", f"-DVM_TRACE_VCD={int(trace)}",
-            "-DVM_TRACE_SAIF=0", f"-DRELU_HW_USER={int(user)}"]
+            "-DVM_TRACE_SAIF=0", f"-DRELU_HW_USER={int(user)}", "-include", str(_hooks())]
 
 
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
@@ -320,8 +326,10 @@ class Model:
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
         lib.relu_hw_tdata_words.argtypes = [i64]
         lib.relu_hw_tdata_words.restype = i64
-        lib.relu_hw_open.argtypes = [i64, i64, i64, i64, i64, ctypes.c_char_p]
+        lib.relu_hw_open.argtypes = [i64, i64, i64, i64, i64, i64, ctypes.c_char_p]
         lib.relu_hw_open.restype = ptr
+        lib.relu_hw_message.argtypes = [ptr]
+        lib.relu_hw_message.restype = ctypes.c_char_p
         lib.relu_hw_step.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, i64, i64,
                                      ptr, ptr, ptr, ptr, i64, i64, ptr, ptr]
         lib.relu_hw_step.restype = i64
@@ -366,7 +374,8 @@ class Model:
                 np.ascontiguousarray(beats.last, dtype=np.uint8),
                 np.ascontiguousarray(beats.user, dtype=np.uint64))
 
-    def stream(self, source, sink, vcd=None, progress=None, chunk=CHUNK):
+    def stream(self, source, sink, vcd=None, progress=None, chunk=CHUNK,
+               max_idle=MAX_IDLE_CYCLES):
         """Run ``source`` from reset with the cycle rules of :mod:`.stimulus`, handing input
         and output beats to ``sink``; return an :class:`~.scoreboard.End`.
 
@@ -374,8 +383,12 @@ class Model:
         patterns made in two more; the sink is called in this thread, with each chunk of
         output beats as it leaves, while the model runs on. ``progress``, if given, is called
         with the number of output beats so far after each chunk. ``vcd`` needs a model built
-        with ``trace=True``.
+        with ``trace=True``. The run ends as stalled after ``max_idle`` cycles without an
+        output beat; a ``$finish``, ``$stop`` or ``$fatal`` in the model, or Verilator's own
+        fatal error, ends it too, with the model's message (its printing goes to standard
+        error).
         """
+        max_idle = check_max_idle(max_idle)
         if vcd is not None and not self._trace:
             raise ValueError("Writing a VCD needs a model built with trace=True")
         if not all(hasattr(source, a) for a in ("beats", "pattern_length", "beat_chunks",
@@ -403,10 +416,10 @@ class Model:
 
         def simulate():
             handle = lib.relu_hw_open(n, length, deadline(length, n, latency),
-                                      horizon(length, n, latency), watch(latency),
+                                      horizon(length, n, latency), watch(latency), max_idle,
                                       None if vcd is None else os.fsencode(vcd))
             try:
-                state = np.zeros(5, dtype=np.int64)
+                state = np.zeros(7, dtype=np.int64)
                 count = np.zeros(1, dtype=np.int64)
                 beats = tdata = last = user = None
                 in_start = in_count = 0
@@ -435,10 +448,16 @@ class Model:
                         if out is None:
                             return
                     if why == _DONE:
+                        stopped, cycle = None, int(state[0])
+                        if state[5] == _STALLED:
+                            stopped = stall_message(max_idle, cycle - max_idle, int(state[6]))
+                        elif state[5] == _STOPPED:
+                            message = lib.relu_hw_message(handle).decode(errors="replace")
+                            stopped = f"the model stopped at cycle {cycle}: {message}"
                         _put(events, ("end", End(
-                            cycles=int(state[3]) if state[3] >= 0 else int(state[0]),
+                            cycles=int(state[3]) if state[3] >= 0 else cycle,
                             timed_out=bool(state[4]), taken=int(state[1]),
-                            seen=int(state[2]))), stop)
+                            seen=int(state[2]), stopped=stopped)), stop)
                         return
                     if stop.is_set():
                         return
@@ -555,7 +574,7 @@ def build_model(spec, verilog=None, top=None, trace=False):
     root = verilator_root()
     user = spec.user_width > 0
     key = hashlib.sha256("\0".join([
-        _CACHE_FORMAT, text, harness, _verilator_version(), str(root), top,
+        _CACHE_FORMAT, text, harness, _hooks().read_text(), _verilator_version(), str(root), top,
         repr(_VERILATOR_FLAGS),
         repr(_CXXFLAGS), repr(_defines(trace, user)),
     ]).encode()).hexdigest()[:24]
