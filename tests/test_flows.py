@@ -248,9 +248,13 @@ def test_harness_only_when_ports_exceed_pins(fresh):
     assert placed_ff >= harnessed["totals"]["ff"] + in_bits + out_bits
     assert harnessed["fmax_mhz"]["median"] > 30
     text = harness_verilog(spec)
-    assert "relu_axis block" in text and "module relu_hw_harness" in text
-    for port in ("clk", "rst", "sdi", "sdo"):
-        assert f"{port}" in text
+    assert re.search(r"^  relu_axis block \(", text, re.M)
+    header = re.search(r"^module relu_hw_harness\(([^)]*)\);", text, re.M)
+    assert sorted(p.strip() for p in header.group(1).split(",")) == ["clk", "rst", "sdi", "sdo"]
+    body = text[header.end():text.index("endmodule", header.end())]
+    directions = dict((name, d) for d, name in re.findall(r"^  (input|output) (\w+);", body,
+                                                          re.M))
+    assert directions == {"clk": "input", "rst": "input", "sdi": "input", "sdo": "output"}
 
 
 def test_xilinx_is_synthesis_only(fresh):
@@ -419,3 +423,61 @@ def test_baseline_cli_table_and_errors(tmp_path):
     proc = _cli("baseline", "--check", "--dir", str(copy), "--workdir", str(tmp_path / "w"))
     assert proc.returncode == 2
     assert "Work folder must be outside /tmp" in proc.stderr
+
+
+def _point(**changes):
+    config = dict(kind="relu", width=16, lanes=8, ready="registered")
+    config.update(changes.pop("config", {}))
+    return bl.Point(id="p", target=changes.pop("target", "xilinx"), config=config, **changes)
+
+
+def test_a_record_of_another_point_is_named_stale():
+    point = _point()
+    report = {"configuration": point.spec.options(), "target": {"name": "xilinx",
+                                                                "speed": None},
+              "fmax_mhz": None, "totals": {}}
+    assert bl.record_differs(point, report) == []
+    assert bl.record_differs(_point(config={"lanes": 4}), report) == [
+        "lanes is 8 in the record and 4 in baselines.toml"]
+    assert bl.record_differs(_point(target="ecp5-45k"), report) == [
+        "the target is 'xilinx' in the record and 'ecp5-45k' in baselines.toml"]
+
+
+def test_baseline_check_refuses_a_stale_record(tmp_path):
+    import shutil
+    copy = tmp_path / "fpga"
+    shutil.copytree(FPGA, copy)
+    toml = (copy / "baselines.toml").read_text()
+    pid = "relu16x8-reg-xilinx"
+    start = toml.index(f'id = "{pid}"')
+    end = toml.index("config", start)
+    line_end = toml.index("\n", end)
+    line = toml[end:line_end]
+    assert "lanes = 8" in line
+    (copy / "baselines.toml").write_text(toml[:end] + line.replace("lanes = 8", "lanes = 4")
+                                         + toml[line_end:])
+    proc = _cli("baseline", "--check", "--only", pid, "--dir", str(copy), "--workdir",
+                str(WORKDIR / "stale"))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == (f"{pid}: STALE RECORD, made for another point: lanes is 8 in the "
+                           f"record and 4 in baselines.toml; run relu-hw baseline --update "
+                           f"--only {pid}\n")
+
+
+@pytest.mark.parametrize("bad_id", ["../../../x", "a/b", "..", "with space"])
+def test_baseline_ids_name_files_only(tmp_path, bad_id):
+    (tmp_path / "baselines.toml").write_text(
+        f'[[baseline]]\nid = "{bad_id}"\ntarget = "xilinx"\nconfig = {{}}\n')
+    with pytest.raises(ValueError, match=r"baseline id must be letters, digits, '_', '\.' or "
+                                         r"'-', not"):
+        bl.load_points(tmp_path)
+
+
+def test_corrupt_record_names_its_file(tmp_path):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "p.json").write_text("{")
+    with pytest.raises(ValueError, match=r"The baseline report .*p\.json is not valid JSON"):
+        bl.load_report(tmp_path, "p")
+    (tmp_path / "reports" / "p.json").write_text("[]")
+    with pytest.raises(ValueError, match=r"p\.json has no 'configuration'"):
+        bl.load_report(tmp_path, "p")

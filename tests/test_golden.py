@@ -161,3 +161,10 @@ def test_exhaustive_8bit_against_apytypes(spec):
 
 def test_apytypes_oracle_knows_every_rounding_mode():
     assert set(APY_ROUNDING) == set(ROUNDING_MODES)
+
+
+@pytest.mark.parametrize("x", [[[0.5, 1.0]], np.array([[1, 2]], dtype=float),
+                               [[True, False]], [["1", "2"]]])
+def test_non_integer_input_is_a_type_error(x):
+    with pytest.raises(TypeError, match="Input codes must be integers, not an array of"):
+        golden(Spec(width=8, frac=0, lanes=2), x)

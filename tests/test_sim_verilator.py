@@ -2,6 +2,7 @@
 """The Verilator backend: cycle-for-cycle equal to the Amaranth simulator, exhaustive against
 the golden model, and precise about foreign Verilog that is wrong."""
 
+import json
 import os
 import re
 import shutil
@@ -356,3 +357,64 @@ def test_vcd_needs_traced_model():
         model.run(make_stimulus(BUGGY_SPEC, beats=5), vcd="x.vcd")
     with pytest.raises(TypeError, match="Stimulus must be a relu_hw.sim.Stimulus"):
         model.run("beats")
+
+
+def _edited(tmp_path, name, body):
+    """The generated Verilog of BUGGY_SPEC with ``body`` added to its top module."""
+    text = to_verilog(BUGGY_SPEC)
+    top = text.index("module relu_axis(")
+    end = text.index("endmodule", top)
+    path = tmp_path / f"{name}.v"
+    path.write_text(text[:end] + body + text[end:])
+    return path
+
+
+_COUNTER = """
+  reg [15:0] relu_hw_test_count = 0;
+  always @(posedge aclk) begin
+    relu_hw_test_count <= relu_hw_test_count + 1;
+    $display("cycle %0d", relu_hw_test_count);
+    if (relu_hw_test_count == 40) STOP;
+  end
+"""
+
+
+@pytest.mark.parametrize("stop, message", [
+    ('$fatal(1, "boom")', r"\[\d+\] %Fatal: fatal\.v:\d+: Assertion failed in TOP\.relu_axis: "
+                          r"boom \(\$stop or \$fatal at .*fatal\.v:\d+\)"),
+    ("$finish", r"\$finish at .*finish\.v:\d+"),
+    ("$stop", r"\$stop or \$fatal at .*stop\.v:\d+"),
+])
+def test_a_model_that_stops_itself_ends_the_run_with_its_message(tmp_path, stop, message):
+    name = stop[1:stop.index("(") if "(" in stop else None]
+    path = _edited(tmp_path, name, _COUNTER.replace("STOP", stop))
+    proc = subprocess.run(
+        [sys.executable, "-m", "relu_hw", "simulate", "--kind", "relu", "--width", "8",
+         "--frac", "4", "--lanes", "2", "--beats", "500", "--backend", "verilator",
+         "--verilog", str(path), "--json"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)       # the model's $display stays out of the JSON
+    assert not report["passed"]
+    assert re.fullmatch(r"the model stopped at cycle 38: " + message, report["stopped"])
+    assert "cycle 40" in proc.stderr       # ... and goes to standard error
+
+
+def test_a_module_that_never_answers_fails_with_no_output_beat(tmp_path):
+    # Ports that fit, tied off: it never takes a beat and never offers one.
+    ports = ["input aclk", "input aresetn", "input [15:0] s_axis_tdata",
+             "input s_axis_tvalid", "output s_axis_tready", "input s_axis_tlast",
+             "output [15:0] m_axis_tdata", "output m_axis_tvalid", "input m_axis_tready",
+             "output m_axis_tlast"]
+    path = tmp_path / "silent.v"
+    path.write_text("module silent(" + ", ".join(ports) + ");\n"
+                    "  assign s_axis_tready = 0;\n  assign m_axis_tvalid = 0;\n"
+                    "  assign m_axis_tdata = 0;\n  assign m_axis_tlast = 0;\nendmodule\n")
+    for beats, max_idle, cycles in ((100_000, 2000, 2000), (100, 2000, 287)):
+        # Stalled, or out of time first (the patterns end, and every beat could have gone
+        # through long before): the same sentence.
+        result = simulate(BUGGY_SPEC, beats=beats, backend="verilator", verilog=path,
+                          max_idle_cycles=max_idle)
+        assert not result.passed
+        assert result.stopped == (f"no output beat in {cycles:,} cycles (from cycle 0); the "
+                                  f"sink was ready on {cycles:,} of them")
+        assert result.mismatches[0].what == "lost"

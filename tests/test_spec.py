@@ -162,3 +162,40 @@ def test_output_range():
 def test_mode_tables_cover_ap_fixed():
     assert ROUNDING_MODES["half_even"].ap_fixed == "AP_RND_CONV"
     assert set(OVERFLOW_MODES) == {"wrap", "saturate", "saturate_symmetric"}
+
+
+def test_numpy_scalars_are_taken_like_python_ones():
+    import numpy as np
+    spec = Spec(kind=np.str_("leaky_relu"), width=np.int64(12), frac=np.int32(4),
+                lanes=np.uint8(3), slope=np.float64(0.25), max_value=np.int16(6))
+    assert spec == Spec(kind="leaky_relu", width=12, frac=4, lanes=3, slope=0.25,
+                        max_value=6)
+    assert type(spec.width) is int and type(spec.lanes) is int
+    with pytest.raises(TypeError, match="Lane count must be an integer, not np.True_|not True"):
+        Spec(lanes=np.bool_(True))
+    with pytest.raises(TypeError, match=r"Input width must be an integer, not np.float64\(8.0\)"):
+        Spec(width=np.float64(8.0))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="module"), "Name must not be a Verilog or SystemVerilog keyword"),
+    (dict(name="always_ff"), "Name must not be a Verilog or SystemVerilog keyword"),
+    (dict(kind="leaky_relu", slope="65535.9"), "quantizes to 65536, which reaches 65536"),
+    (dict(kind="leaky_relu", slope="-0.001", slope_frac=8),
+     "Slope -0.001 quantizes to 0 with slope_frac 8, which loses the slope; slope_frac 9 is "
+     "the fewest that keeps it"),
+    (dict(kind="prelu", lanes=2, slopes=("0.5", "1e-20"), slope_frac=32),
+     "no slope_frac up to 32 keeps it"),
+    (dict(max_value="0.01", out_frac=4), "max_value 0.01 floors to 0 on the output grid"),
+    (dict(kind="leaky_relu", slope="1e-1001"), "Slope must have an exponent from -1000"),
+    (dict(kind="leaky_relu", slope="1E+5000"), "Slope must have an exponent from -1000"),
+    (dict(kind="relu", rounding=3), "Rounding mode must be a string, one of"),
+])
+def test_refuses_what_a_user_would_not_mean(kwargs, message):
+    with pytest.raises((TypeError, ValueError)) as info:
+        Spec(**kwargs)
+    assert message in str(info.value)
+
+
+def test_zero_slope_given_as_zero_is_fine():
+    assert Spec(kind="leaky_relu", slope="0").lane_slopes[0].code == 0

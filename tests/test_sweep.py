@@ -13,6 +13,7 @@ import pytest
 
 from relu_hw.flows.sweep import grid, run_sweep, write_outputs
 
+from .interrupt import interrupt
 from .workdirs import work_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,3 +108,19 @@ def test_sweep_cli_runs(tmp_path):
     assert "4 points, 2 ok, 2 failed" in md and "needs slopes" in md
     assert (tmp_path / "s" / "sweep_resources.png").read_bytes()[:8] == PNG_MAGIC
     assert not (tmp_path / "s" / "sweep_fmax.png").exists()   # xilinx is not placed
+
+
+def test_one_ctrl_c_stops_a_sweep():
+    # Points still queued do not start, the running ones' tools are killed, nothing is written.
+    workdir, out = WORKDIR / "interrupted", WORKDIR / "interrupted-out"
+    code, err, seconds, left = interrupt(
+        ["sweep", "--lanes", "1,2,4,8,16,32", "--kind", "relu,leaky_relu", "--target",
+         "ecp5-45k", "-o", str(out), "--workdir", str(workdir)], after=1, cwd=ROOT,
+        workdir=workdir)
+    assert code == 130 and err.splitlines()[-1] == "relu-hw sweep: interrupted"
+    assert seconds < 2 and left == [] and not out.exists()
+
+
+def test_duplicate_points_run_once():
+    assert grid({"lanes": [1, 1, 2], "target": ["xilinx", "xilinx"]}) == [
+        {"lanes": 1, "target": "xilinx"}, {"lanes": 2, "target": "xilinx"}]

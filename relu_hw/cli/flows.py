@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..files import to_json, write_files
 from ..flows import DEFAULT_TARGET, TARGETS, flow_workdir, report_markdown, run_flow
-from ..flows.baseline import compare, load_points, load_report, record, run_point, write_table
+from ..flows.baseline import (compare, load_points, load_report, record, record_differs,
+                              run_point, write_table)
 from ..flows.board import BOARDS, DEFAULT_BEATS, MAX_BEATS, build_board
 from ..flows.report import DEFAULT_SEEDS, check_flow_args
 from ..flows.sweep import grid, run_sweep, write_outputs
@@ -279,6 +280,14 @@ def cmd_baseline(args):
         baselines = {} if args.update else {p.id: load_report(args.dir, p.id) for p in points}
     except ValueError as e:
         raise UsageError(str(e)) from None
+    stale = {p.id: record_differs(p, baselines[p.id]) for p in points if args.check}
+    stale = {pid: problems for pid, problems in stale.items() if problems}
+    if stale:
+        # A record of another configuration proves nothing about this one: say so first.
+        for pid, problems in stale.items():
+            print(f"{pid}: STALE RECORD, made for another point: {'; '.join(problems)}; run "
+                  f"relu-hw baseline --update --only {pid}", file=sys.stderr)
+        return 1
     failed = 0
     for point in points:
         try:

@@ -9,6 +9,7 @@ options). ``fpga/reports/<id>.json`` holds each point's report; ``fpga/RESULTS.m
 """
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +17,16 @@ from ..files import read_toml, to_json, write_files
 from ..spec import Spec
 from .report import DEFAULT_SEEDS, check_flow_args, run_flow
 
-__all__ = ["Point", "load_points", "compare", "record", "results_table", "FMAX_TOLERANCE",
-           "REGENERATE_COMMAND", "VOLATILE_KEYS"]
+__all__ = ["Point", "load_points", "compare", "record", "record_differs", "results_table",
+           "FMAX_TOLERANCE", "REGENERATE_COMMAND", "VOLATILE_KEYS"]
 
 #: A fresh median Fmax this fraction below the baseline's is a regression.
 FMAX_TOLERANCE = 0.10
 REGENERATE_COMMAND = "relu-hw baseline --update"
 #: Report fields that change from run to run and are not recorded.
 VOLATILE_KEYS = ("seconds", "workdir")
+#: What a baseline id may be made of: it names a file.
+_ID = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ def load_points(directory):
                           speed=entry.get("speed"), seeds=entry.get("seeds", DEFAULT_SEEDS))
         except KeyError as e:
             raise ValueError(f"{path}: a [[baseline]] lacks {e.args[0]!r}") from None
+        if not isinstance(point.id, str) or not _ID.fullmatch(point.id) or point.id in (".",
+                                                                                      ".."):
+            raise ValueError(f"{path}: baseline id must be letters, digits, '_', '.' or '-', "
+                             f"not {point.id!r}")
         if point.id in seen:
             raise ValueError(f"{path}: baseline id {point.id!r} appears twice")
         seen.add(point.id)
@@ -84,9 +91,40 @@ def record(directory, point_id, report):
 def load_report(directory, point_id):
     path = report_path(directory, point_id)
     try:
-        return json.loads(path.read_text())
+        report = json.loads(path.read_text())
     except OSError:
         raise ValueError(f"No baseline report {path}; run {REGENERATE_COMMAND}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"The baseline report {path} is not valid JSON ({e}); run "
+                         f"{REGENERATE_COMMAND}") from None
+    for key in ("configuration", "target", "totals"):
+        if not isinstance(report, dict) or key not in report:
+            raise ValueError(f"The baseline report {path} has no {key!r}; run "
+                             f"{REGENERATE_COMMAND}")
+    return report
+
+
+def record_differs(point, report):
+    """Sentences naming each way the recorded ``report`` was made for another point than
+    ``point`` (configuration, target, speed, seeds); empty when it is this point's."""
+    problems = []
+    recorded, current = report["configuration"], point.spec.options()
+    for key in sorted(set(recorded) | set(current)):
+        if recorded.get(key) != current.get(key):
+            problems.append(f"{key} is {recorded.get(key)!r} in the record and "
+                            f"{current.get(key)!r} in baselines.toml")
+    target = report["target"]
+    if target.get("name") != point.target:
+        problems.append(f"the target is {target.get('name')!r} in the record and "
+                        f"{point.target!r} in baselines.toml")
+    if point.speed is not None and target.get("speed") != point.speed:
+        problems.append(f"the speed grade is {target.get('speed')!r} in the record and "
+                        f"{point.speed!r} in baselines.toml")
+    seeds = len((report.get("fmax_mhz") or {}).get("seeds", {})) or None
+    if seeds is not None and seeds != point.seeds:
+        problems.append(f"the record has {seeds} seeds and baselines.toml asks for "
+                        f"{point.seeds}")
+    return problems
 
 
 def compare(baseline, fresh, tolerance=FMAX_TOLERANCE, timing=True):

@@ -66,9 +66,15 @@ class SweepPoint:
 
 def grid(values):
     """Every combination of ``values`` (``{key: [v, ...]}``, keys in order), as a list of
-    dicts."""
+    dicts, each once: a value listed twice does not run its points twice."""
     keys = list(values)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(values[k] for k in keys))]
+    combos, seen = [], set()
+    for combo in itertools.product(*(values[k] for k in keys)):
+        key = json.dumps(combo, default=str)
+        if key not in seen:
+            seen.add(key)
+            combos.append(dict(zip(keys, combo)))
+    return combos
 
 
 def _run_point(point, workdir, seeds, freq):

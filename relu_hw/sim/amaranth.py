@@ -144,9 +144,12 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
             ready = patterns.at(c)[1]
             ctx.set(dut.o.ready, ready)
         flush()
-        timed_out = state["seen"] < n
+        # Out of time (not stalled): the beats still missing are reported the same way.
+        timed_out = state["seen"] < n and state["stopped"] is None
+        if timed_out:
+            state["stopped"] = stall_message(c - idle_from, idle_from, ready_while_idle)
         state["end"] = End(cycles=c if state["cycles"] is None else state["cycles"],
-                           timed_out=timed_out and state["stopped"] is None,
+                           timed_out=timed_out,
                            taken=state["taken"], seen=state["seen"], stopped=state["stopped"])
 
     sim = Simulator(dut)

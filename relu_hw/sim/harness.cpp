@@ -197,7 +197,8 @@ __attribute__((visibility("default"))) const char* relu_hw_message(void* handle)
 // for cycles pat_start .. pat_start + pat_count - 1. Output beats go to out_* (at most
 // out_cap; out_count receives how many). state receives {next cycle, input beats taken,
 // output beats seen, cycles until the n-th output beat inclusive (or -1), timed out (0/1),
-// how the run ended (RAN, STALLED, STOPPED), cycles the sink was ready while stalled}.
+// how the run ended (RAN, STALLED, STOPPED), cycles the sink was ready since the last output
+// beat, the cycle after the last output beat}.
 __attribute__((visibility("default"))) int64_t relu_hw_step(
         void* handle,
         const uint32_t* in_data, const uint8_t* in_last, const uint64_t* in_user,
@@ -318,6 +319,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     state[4] = got < n && c >= horizon;
     state[5] = run.ended;
     state[6] = ready_while_idle;
+    state[7] = idle_from;
     return why;
 }
 
