@@ -139,7 +139,7 @@ HOSTILE = [
     (["generate", "--config", "a.toml", "--config", "b.toml"],
      "--config given twice; give one file (options on the command line win over its keys)"),
     # Simulation options.
-    (["simulate", "--beats", "0"], "--beats must be a positive integer, not 0"),
+    (["simulate", "--beats", "0"], "--beats must be an integer from 1 to 1e+15, not 0"),
     (["simulate", "--seed=-5"], "--seed must be a non-negative integer, not -5"),
     (["simulate", "--valid-prob", "0"], "--valid-prob must be a probability in (0, 1], not 0.0"),
     (["simulate", "--ready-prob", "1.5"],
@@ -235,9 +235,10 @@ def test_stalled_run_fails_clearly(capsys):
                           "verilator", "--max-idle-cycles", "5000", "--json"], capsys)
     report = json.loads(out)
     assert code == 1 and not report["passed"]
-    assert report["stopped"] == ("no output beat in 5,000 cycles (from cycle 0); the sink was "
-                                 "ready on 0 of them, so raise its ready probability or the "
-                                 "idle cycle limit to wait longer")
+    assert report["stopped"] == ("no output beat in 5,000 cycles (from cycle 0); the source "
+                                 "offered a beat on 2 of them and the sink was ready on 0; "
+                                 "raise the ready probability, or the idle cycle limit, to "
+                                 "wait longer")
 
 
 def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):

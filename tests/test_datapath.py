@@ -54,7 +54,7 @@ def test_slope_implementations_agree(impl, stages):
     dict(kind="thresholded_relu", threshold="-100", width=6, frac=2, overflow="wrap",
          out_width=3),
     dict(kind="relu", width=6, frac=2, max_value="0"),
-    dict(kind="leaky_relu", slope="0.01", slope_frac=3, width=6, frac=3),
+    dict(kind="leaky_relu", slope="0.01", slope_frac=7, width=6, frac=3),
 ])
 def test_corner_configurations(kwargs):
     assert_matches_golden(Spec(lanes=8, **kwargs))

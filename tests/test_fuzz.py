@@ -10,7 +10,7 @@ sees the same examples every time.
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from relu_hw.generate import to_verilog
@@ -73,6 +73,16 @@ def valid_configs(draw):
     if draw(st.integers(0, 3)) == 0:
         config["max_value"] = draw(st.one_of(_fraction_text(0, 8),
                                              _fraction_text(0, 100000))).lstrip("-")
+    # Constants the spec refuses as surely unmeant: a slope that its slope_frac rounds to
+    # zero, a clip that the output grid floors to zero.
+    for slope in [config.get("slope")] + list(config.get("slopes") or ()):
+        if slope is not None and "slope_frac" in config:
+            value = Fraction(slope)
+            assume(value == 0 or round(value * 2 ** config["slope_frac"]) != 0)
+    if "max_value" in config:
+        value = Fraction(config["max_value"])
+        out_frac = config.get("out_frac", config["frac"])
+        assume(value == 0 or value * 2 ** out_frac >= 1)
     return config
 
 

@@ -12,7 +12,7 @@ SPEC = Spec(kind="leaky_relu", slope="0.25", width=8, frac=4, lanes=3, user_widt
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(beats=0), "Beat count must be a positive integer, not 0"),
+    (dict(beats=0), "Beat count must be an integer from 1 to 1e+15, not 0"),
     (dict(valid_prob=0), "Source valid probability must be a probability in (0, 1], not 0"),
     (dict(ready_prob=1.5), "Sink ready probability must be a probability in (0, 1], not 1.5"),
     (dict(backend="spice"), "Backend must be one of 'amaranth', 'verilator', not 'spice'"),

@@ -69,7 +69,7 @@ def test_tiny_probability_makes_patterns_lazily():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(beats=0), "Beat count must be a positive integer, not 0"),
+    (dict(beats=0), "Beat count must be an integer from 1 to 1e+15, not 0"),
     (dict(valid_prob=0), "Source valid probability must be a probability in (0, 1], not 0"),
     (dict(ready_prob=1.5), "Sink ready probability must be a probability in (0, 1], not 1.5"),
     (dict(seed=-1), "Seed must be a non-negative integer, not -1"),

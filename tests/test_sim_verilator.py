@@ -416,5 +416,6 @@ def test_a_module_that_never_answers_fails_with_no_output_beat(tmp_path):
                           max_idle_cycles=max_idle)
         assert not result.passed
         assert result.stopped == (f"no output beat in {cycles:,} cycles (from cycle 0); the "
-                                  f"sink was ready on {cycles:,} of them")
+                                  f"source offered a beat on {cycles:,} of them and the sink "
+                                  f"was ready on {cycles:,}")
         assert result.mismatches[0].what == "lost"

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import spec as specmod
 from ..files import check_file, check_folder, read_toml
 from ..sim import BACKENDS
-from ..sim.stimulus import MAX_IDLE_CYCLES
+from ..sim.stimulus import MAX_BEATS, MAX_IDLE_CYCLES
 from ..sim.verilator import model_cache
 
 __all__ = ["UsageError", "SPEC_OPTIONS", "Parser", "spec_parser", "sim_parser",
@@ -131,8 +131,9 @@ def sim_parser(valid_default, ready_default):
 def check_sim_args(args):
     """Usage errors of the simulation options, and the paths they name, checked before any
     long work."""
-    if args.beats < 1:
-        raise UsageError(f"--beats must be a positive integer, not {args.beats}")
+    if not 1 <= args.beats <= MAX_BEATS:
+        raise UsageError(f"--beats must be an integer from 1 to {MAX_BEATS:.0e}, not "
+                         f"{args.beats}")
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, not {args.seed}")
     for name in ("valid_prob", "ready_prob"):

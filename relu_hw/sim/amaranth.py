@@ -120,15 +120,17 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
             if progress is not None:
                 progress(start)
 
-        c, stop, idle_from, ready_while_idle = 0, give_up, 0, 0
+        c, stop, idle_from, ready_while_idle, offered_while_idle = 0, give_up, 0, 0, 0
         ready = patterns.at(0)[1]
         ctx.set(dut.o.ready, ready)
-        async for _, _, valid, payload in ctx.tick().sample(dut.o.valid, o_payload):
+        async for _, _, valid, payload, offered in ctx.tick().sample(dut.o.valid, o_payload,
+                                                                     dut.i.valid):
             ready_while_idle += ready
+            offered_while_idle += offered
             if valid and ready:
                 words.append(payload)
                 cycles.append(c)
-                idle_from, ready_while_idle = c + 1, 0
+                idle_from, ready_while_idle, offered_while_idle = c + 1, 0, 0
                 state["seen"] += 1
                 if state["seen"] == n:
                     state["cycles"] = c + 1
@@ -139,7 +141,8 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
             if c >= stop:
                 break
             if c - idle_from >= max_idle and state["seen"] < n:
-                state["stopped"] = stall_message(max_idle, idle_from, ready_while_idle)
+                state["stopped"] = stall_message(max_idle, idle_from, offered_while_idle,
+                                                 ready_while_idle)
                 break
             ready = patterns.at(c)[1]
             ctx.set(dut.o.ready, ready)
@@ -147,7 +150,8 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
         # Out of time (not stalled): the beats still missing are reported the same way.
         timed_out = state["seen"] < n and state["stopped"] is None
         if timed_out:
-            state["stopped"] = stall_message(c - idle_from, idle_from, ready_while_idle)
+            state["stopped"] = stall_message(c - idle_from, idle_from, offered_while_idle,
+                                             ready_while_idle)
         state["end"] = End(cycles=c if state["cycles"] is None else state["cycles"],
                            timed_out=timed_out,
                            taken=state["taken"], seen=state["seen"], stopped=state["stopped"])

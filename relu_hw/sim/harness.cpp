@@ -116,7 +116,7 @@ struct Run {
 #endif
     int64_t n = 0, pattern_length = 0, deadline = 0, horizon = 0, watch = 0, max_idle = 0;
     int64_t c = 0, sent = 0, got = 0, cycles = -1, stop = -1;
-    int64_t idle_from = 0, ready_while_idle = 0, ended = RAN;
+    int64_t idle_from = 0, ready_while_idle = 0, offered_while_idle = 0, ended = RAN;
     bool offering = false;
     std::string message;
 
@@ -198,7 +198,7 @@ __attribute__((visibility("default"))) const char* relu_hw_message(void* handle)
 // out_cap; out_count receives how many). state receives {next cycle, input beats taken,
 // output beats seen, cycles until the n-th output beat inclusive (or -1), timed out (0/1),
 // how the run ended (RAN, STALLED, STOPPED), cycles the sink was ready since the last output
-// beat, the cycle after the last output beat}.
+// beat, the cycle after the last output beat, cycles the source offered a beat since then}.
 __attribute__((visibility("default"))) int64_t relu_hw_step(
         void* handle,
         const uint32_t* in_data, const uint8_t* in_last, const uint64_t* in_user,
@@ -217,6 +217,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     const int64_t budget_end = run.c + max_cycles;
     int64_t c = run.c, sent = run.sent, got = run.got, stop = run.stop;
     int64_t idle_from = run.idle_from, ready_while_idle = run.ready_while_idle;
+    int64_t offered_while_idle = run.offered_while_idle;
     const int64_t max_idle = run.max_idle;
     bool offering = run.offering;
     int64_t produced = 0, why = DONE;
@@ -277,6 +278,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
                 offering = false;
             }
             ready_while_idle += ready;
+            offered_while_idle += top.s_axis_tvalid;
             if (ready && top.m_axis_tvalid) {
                 get(top.m_axis_tdata, out_data + produced * out_words);
                 out_last[produced] = top.m_axis_tlast;
@@ -288,7 +290,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
                 out_cycle[produced] = c;
                 ++produced;
                 idle_from = c + 1;
-                ready_while_idle = 0;
+                ready_while_idle = offered_while_idle = 0;
                 if (++got == n) {
                     run.cycles = c + 1;
                     stop = c + 1 + run.watch;
@@ -311,6 +313,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     run.offering = offering;
     run.idle_from = idle_from;
     run.ready_while_idle = ready_while_idle;
+    run.offered_while_idle = offered_while_idle;
     *out_count = produced;
     state[0] = c;
     state[1] = sent;
@@ -320,6 +323,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     state[5] = run.ended;
     state[6] = ready_while_idle;
     state[7] = idle_from;
+    state[8] = offered_while_idle;
     return why;
 }
 

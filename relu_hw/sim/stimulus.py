@@ -39,6 +39,10 @@ DEADLINE_MARGIN = 16
 EXTRA_WATCH = 4
 #: Probability that a random beat carries TLAST (the last beat always does).
 LAST_PROBABILITY = 0.125
+#: Most beats a run may have, and the most cycles anything counts: far beyond what a run
+#: could reach, well inside the 64-bit counters of the Verilator harness.
+MAX_BEATS = 10 ** 15
+MAX_CYCLES = 1 << 62
 #: Cycles without an output beat after which a run ends as stalled. A correct block puts a
 #: beat out within its latency of the sink being ready; at a valid or ready probability of
 #: 1e-3 the longest gap in a million beats is about 2e4 cycles.
@@ -61,18 +65,22 @@ def horizon(pattern_length, beats, latency):
 
 
 def check_max_idle(max_idle):
-    """``max_idle`` as an int; :exc:`ValueError` unless it is a positive integer."""
+    """``max_idle`` as an int; :exc:`ValueError` unless it is a positive integer (numbers
+    past :data:`MAX_CYCLES` mean "never")."""
     if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 1:
         raise ValueError(f"Idle cycle limit must be a positive integer, not {max_idle!r}")
-    return max_idle
+    return min(max_idle, MAX_CYCLES)
 
 
-def stall_message(max_idle, since, ready):
-    """Why a run that saw no output beat for ``max_idle`` cycles from cycle ``since`` ended;
-    the sink was ready on ``ready`` of them."""
-    return (f"no output beat in {max_idle:,} cycles (from cycle {since:,}); the sink was ready "
-            f"on {ready:,} of them" + ("" if ready else ", so raise its ready probability or "
-                                       "the idle cycle limit to wait longer"))
+def stall_message(cycles, since, offered, ready):
+    """Why a run that saw no output beat for ``cycles`` cycles from cycle ``since`` ended; the
+    source offered a beat on ``offered`` of them and the sink was ready on ``ready``."""
+    hint = ""
+    if not offered or not ready:
+        side = "valid" if not offered else "ready"
+        hint = f"; raise the {side} probability, or the idle cycle limit, to wait longer"
+    return (f"no output beat in {cycles:,} cycles (from cycle {since:,}); the source offered a "
+            f"beat on {offered:,} of them and the sink was ready on {ready:,}{hint}")
 
 
 @dataclass
@@ -185,15 +193,18 @@ class RandomStimulus:
     """
 
     def __init__(self, spec, beats=1000, seed=0, valid_prob=1.0, ready_prob=1.0):
-        if isinstance(beats, bool) or not isinstance(beats, int) or beats < 1:
-            raise ValueError(f"Beat count must be a positive integer, not {beats!r}")
+        if isinstance(beats, bool) or not isinstance(beats, int) or not 1 <= beats <= MAX_BEATS:
+            raise ValueError(f"Beat count must be an integer from 1 to {MAX_BEATS:.0e}, not "
+                             f"{beats!r}")
         self.valid_prob = _check_prob(valid_prob, "Source valid probability")
         self.ready_prob = _check_prob(ready_prob, "Sink ready probability")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"Seed must be a non-negative integer, not {seed!r}")
         self.spec, self.beats, self.seed = spec, beats, seed
-        self.pattern_length = (int(beats / min(self.valid_prob, self.ready_prob))
-                               + spec.latency + 64)
+        # Patterns of more than MAX_CYCLES (a probability near zero) could never be drawn in
+        # one go; they are cut there.
+        self.pattern_length = min(int(beats / min(self.valid_prob, self.ready_prob))
+                                  + spec.latency + 64, MAX_CYCLES)
 
     # Where each part of the one generator's stream begins, in 64-bit draws. The data take
     # one 32-bit half of a draw per code (widths up to 32 bits), the last flags one draw each,

@@ -419,7 +419,7 @@ class Model:
                                       horizon(length, n, latency), watch(latency), max_idle,
                                       None if vcd is None else os.fsencode(vcd))
             try:
-                state = np.zeros(8, dtype=np.int64)
+                state = np.zeros(9, dtype=np.int64)
                 count = np.zeros(1, dtype=np.int64)
                 beats = tdata = last = user = None
                 in_start = in_count = 0
@@ -451,7 +451,8 @@ class Model:
                         stopped, cycle = None, int(state[0])
                         if state[5] == _STALLED or state[4]:    # stalled, or out of time
                             since = int(state[7])
-                            stopped = stall_message(cycle - since, since, int(state[6]))
+                            stopped = stall_message(cycle - since, since, int(state[8]),
+                                                    int(state[6]))
                         elif state[5] == _STOPPED:
                             message = lib.relu_hw_message(handle).decode(errors="replace")
                             stopped = f"the model stopped at cycle {cycle}: {message}"
