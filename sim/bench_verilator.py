@@ -112,7 +112,7 @@ def main(argv=None):
             if best is None or wall < best[0]:
                 best = (wall, rss, report["cycles"])
         runs[beats] = best
-    (t_small, rss_small, _), (t_large, rss_large, cycles) = runs[args.small], runs[args.large]
+    (t_small, _, _), (t_large, _, cycles) = runs[args.small], runs[args.large]
     rate = (args.large - args.small) / (t_large - t_small)
 
     exe = bare_loop(spec)

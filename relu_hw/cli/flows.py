@@ -241,7 +241,8 @@ def cmd_sweep(args, spec_actions):
 
 def _register_baseline(subparsers, common):
     p = subparsers.add_parser(
-        "baseline", parents=[common], help="regenerate or check the FPGA baselines of record (fpga/)",
+        "baseline", parents=[common],
+        help="regenerate or check the FPGA baselines of record (fpga/)",
         description="With --update, run every point of fpga/baselines.toml and record its "
                     "report in fpga/reports/, then regenerate fpga/RESULTS.md. With --check, "
                     "run them afresh and compare: exit status 1 if a LUT or flip-flop count "

@@ -86,8 +86,8 @@ def stall_message(cycles, since, offered, ready):
 @dataclass
 class Beats:
     """Input beats ``start`` to ``start + len(data) - 1``: ``data`` is ``(beats, lanes)``
-    signed codes (a NumPy integer array), ``last`` bool, ``user`` uint64. ``in_cycle`` receives the cycle
-    each beat is taken on (-1 until then); a backend fills it in."""
+    signed codes (a NumPy integer array), ``last`` bool, ``user`` uint64. ``in_cycle``
+    receives the cycle each beat is taken on (-1 until then); a backend fills it in."""
     start: int
     data: np.ndarray
     last: np.ndarray

@@ -484,7 +484,8 @@ class Model:
 
         threads = [
             threading.Thread(target=produce, daemon=True, name="relu-hw beats",
-                             args=(source.beat_chunks(chunk), self._prepare, inputs, "input beats")),
+                             args=(source.beat_chunks(chunk), self._prepare, inputs,
+                                   "input beats")),
             threading.Thread(target=produce, daemon=True, name="relu-hw patterns",
                              args=(source.pattern_chunks(chunk),
                                    lambda p: (p[0], np.ascontiguousarray(p[1], dtype=bool),
