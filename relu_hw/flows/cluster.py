@@ -17,12 +17,13 @@ import contextlib
 import importlib.util
 import logging
 import os
+import queue
 import re
 import signal
 import threading
 import uuid
 
-from ..tools import ToolError, cancel_scope, run_parallel, tool_versions
+from ..tools import ToolError, cancel_scope, tool_versions
 
 __all__ = ["LocalPool", "DaskCluster", "parse_scheduler", "check_scheduler", "executor",
            "dask_setup"]
@@ -67,7 +68,12 @@ def executor(scheduler=None, jobs=1):
 
 class LocalPool:
     """``jobs`` calls at a time in threads of this process; the tools they start are this
-    process's, which :func:`~relu_hw.tools.interrupt` kills."""
+    process's, which :func:`~relu_hw.tools.interrupt` kills.
+
+    The threads are daemons, and an interrupted :meth:`map` does not wait for them: a call
+    may be in the middle of Python work (elaborating a large design takes seconds), which
+    would hold up a Ctrl-C; its tools are killed, it starts no more, and what it computes is
+    dropped. After any other failure, :meth:`map` waits for the running calls to end."""
 
     def __init__(self, jobs=1):
         self.jobs = jobs
@@ -82,7 +88,43 @@ class LocalPool:
         return tool_versions(names)
 
     def map(self, fn, calls, done=None):
-        return run_parallel(lambda args: fn(*args), calls, self.jobs, done)
+        calls = list(calls)
+        results = [None] * len(calls)
+        todo, finished, stop = queue.SimpleQueue(), queue.SimpleQueue(), threading.Event()
+        for i in range(len(calls)):
+            todo.put(i)
+
+        def work():
+            while not stop.is_set():
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    finished.put((i, True, fn(*calls[i])))
+                except BaseException as e:      # handed to the calling thread
+                    finished.put((i, False, e))
+        threads = [threading.Thread(target=work, daemon=True, name=f"relu-hw call {k}")
+                   for k in range(max(1, min(self.jobs, len(calls))))]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in calls:
+                i, ok, value = finished.get()
+                if not ok:
+                    raise value
+                results[i] = value
+                if done is not None:
+                    done(i, value)
+        except KeyboardInterrupt:
+            stop.set()
+            raise
+        except BaseException:
+            stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+        return results
 
 
 def dask_setup(worker):
