@@ -26,19 +26,29 @@ def test_generate(tmp_path, capsys):
     code, out, _ = run(["generate", "-o", str(tmp_path), "--kind", "leaky_relu",
                         "--slope", "1/8", "--lanes", "2"], capsys)
     assert code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaky_relu_axis.json",
-                                                          "leaky_relu_axis.v"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "leaky_relu_axis.core", "leaky_relu_axis.json", "leaky_relu_axis.v",
+        "leaky_relu_axis_in.hex", "leaky_relu_axis_out.hex", "leaky_relu_axis_tb.v"]
     m = json.loads((tmp_path / "leaky_relu_axis.json").read_text())
     assert m["slope"] == "1/8" and m["lanes"] == 2
     assert "wrote" in out
+
+
+def test_generate_without_vendor_attributes(tmp_path, capsys):
+    for flags, folder in (([], "with"), (["--no-vendor-attributes"], "without")):
+        assert run(["generate", "-o", str(tmp_path / folder), "--lanes", "1", *flags],
+                   capsys)[0] == 0
+    assert ('(* X_INTERFACE_INFO = "xilinx.com:interface:axis:1.0 s_axis TDATA" *)'
+            in (tmp_path / "with" / "relu_axis.v").read_text())
+    assert "X_INTERFACE" not in (tmp_path / "without" / "relu_axis.v").read_text()
 
 
 def test_generate_twice_is_byte_identical(tmp_path, capsys):
     for d in ("a", "b"):
         assert run(["generate", "-o", str(tmp_path / d), "--kind", "prelu", "--lanes", "2",
                     "--slopes", "0.1,-0.2"], capsys)[0] == 0
-    assert (tmp_path / "a" / "prelu_axis.v").read_bytes() == \
-        (tmp_path / "b" / "prelu_axis.v").read_bytes()
+    for a in (tmp_path / "a").iterdir():
+        assert a.read_bytes() == (tmp_path / "b" / a.name).read_bytes(), a.name
 
 
 def test_simulate_text_and_json(capsys):

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..spec import Spec
 from .pipeline import ActivationPipeline
 
-__all__ = ["AXIStreamActivation", "axis_signature"]
+__all__ = ["AXIStreamActivation", "axis_signature", "interface_attributes"]
 
 
 def axis_signature(spec):
@@ -25,6 +25,26 @@ def axis_signature(spec):
     return wiring.Signature(members)
 
 
+def interface_attributes(spec):
+    """Xilinx's interface attributes of the top level's ports, ``{port: {attribute: value}}``,
+    from which Vivado's block design and IP packager infer the two AXI4-Stream interfaces
+    (``s_axis``, ``m_axis``), the clock they are associated with and the active-low reset.
+    Other tools read them as plain Verilog attributes; they change no logic."""
+    attrs = {
+        "aclk": {"X_INTERFACE_INFO": "xilinx.com:signal:clock:1.0 aclk CLK",
+                 "X_INTERFACE_PARAMETER": "ASSOCIATED_BUSIF s_axis:m_axis, "
+                                          "ASSOCIATED_RESET aresetn"},
+        "aresetn": {"X_INTERFACE_INFO": "xilinx.com:signal:reset:1.0 aresetn RST",
+                    "X_INTERFACE_PARAMETER": "POLARITY ACTIVE_LOW"},
+    }
+    for name in axis_signature(spec).members:
+        prefix, _, signal = name.rpartition("_")
+        if prefix in ("s_axis", "m_axis"):
+            attrs[name] = {"X_INTERFACE_INFO": f"xilinx.com:interface:axis:1.0 {prefix} "
+                                               f"{signal.upper()}"}
+    return attrs
+
+
 class AXIStreamActivation(wiring.Component):
     """An :class:`ActivationPipeline` behind conventional AXI4-Stream ports.
 
@@ -35,6 +55,10 @@ class AXIStreamActivation(wiring.Component):
     Parameters
     ----------
     spec : Spec
+    vendor_attributes : bool
+        Whether the ports carry Xilinx's interface attributes (:func:`interface_attributes`),
+        default ``True``. Amaranth copies a port's attributes onto the internal wires that
+        alias it; tools read them on ports only.
 
     Members
     -------
@@ -50,11 +74,18 @@ class AXIStreamActivation(wiring.Component):
     Latency and throughput are those of :class:`ActivationPipeline`.
     """
 
-    def __init__(self, spec):
+    def __init__(self, spec, vendor_attributes=True):
         if not isinstance(spec, Spec):
             raise TypeError(f"Spec must be a relu_hw.Spec, not {spec!r}")
+        if not isinstance(vendor_attributes, bool):
+            raise TypeError(f"Vendor attributes must be True or False, not "
+                            f"{vendor_attributes!r}")
         self._spec = spec
+        self._vendor_attributes = vendor_attributes
         super().__init__(axis_signature(spec))
+        if vendor_attributes:
+            for name, attrs in interface_attributes(spec).items():
+                getattr(self, name).attrs.update(attrs)
 
     @property
     def spec(self):
@@ -63,6 +94,10 @@ class AXIStreamActivation(wiring.Component):
     @property
     def latency(self):
         return self._spec.latency
+
+    @property
+    def vendor_attributes(self):
+        return self._vendor_attributes
 
     def elaborate(self, platform):
         m = Module()
