@@ -164,6 +164,8 @@ def spec_holds(spec, lane, x, y):
     * in range, ``y`` is ``v`` rounded (:func:`rounds_to`);
     * ``saturate``, ``saturate_symmetric``: ``y`` lies in the output range; ``y`` at the top
       (bottom) means ``v`` rounds to the top (bottom) or lies above (below) it;
+    * ``saturate_zero``: ``y`` is ``v`` rounded, or zero where ``v`` rounds beyond the top
+      (to one above it, or lies above that) or below the bottom likewise;
     * ``wrap``: ``y`` and ``v`` rounded are equal modulo ``2**out_width``. Rounding commutes
       with whole turns of ``2**(k + out_width)`` (keeping the side of ``v``'s sign for rules
       toward or away from zero), so ``v`` is first reduced to ``[0, 2**(k + out_width))``,
@@ -183,6 +185,11 @@ def spec_holds(spec, lane, x, y):
             holds = holds | rounds_to(reduced, y + _sconst(turns * span), k, spec.rounding,
                                       non_negative=a >= 0)
         return holds
+    if spec.overflow == "saturate_zero":
+        above = rounds_to(a, _sconst(hi + 1), k, spec.rounding) | (a > ((hi + 1) << k))
+        below = rounds_to(a, _sconst(lo - 1), k, spec.rounding) | (a < ((lo - 1) << k))
+        in_range = (y >= lo) & (y <= hi) & rounds_to(a, y, k, spec.rounding)
+        return in_range | ((y == 0) & (above | below))
     inside = (y > lo) & (y < hi)
     at_top = (y == hi) & (rounds_to(a, _sconst(hi), k, spec.rounding) | (a > (hi << k)))
     at_bottom = (y == lo) & (rounds_to(a, _sconst(lo), k, spec.rounding) | (a < (lo << k)))
