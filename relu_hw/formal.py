@@ -63,7 +63,7 @@ _ELABORATE = threading.Lock()
 #: (8 bits; 16 with a shift-and-add slope; a true multiplier of 16 bits takes the solver minutes),
 #: one to five lanes (several lane groups, each with its own copy of the control flags, with
 #: registered ready), every kind, rounding ties, saturation and wrap, both ready
-#: modes, one to three stages.
+#: modes, one to three stages, unsigned inputs and outputs.
 FORMAL_CONFIGS = {
     "relu_1lane_registered": dict(kind="relu", width=8, frac=4, lanes=1, stages=1),
     "relu6_2lane_combinational_user": dict(
@@ -81,6 +81,12 @@ FORMAL_CONFIGS = {
         lanes=1, stages=1),
     "relu_5lane_registered_user": dict(
         kind="relu", width=8, frac=4, lanes=5, stages=1, user_width=1),
+    "leaky_unsigned_out_2lane_registered_zero": dict(
+        kind="leaky_relu", width=8, frac=4, slope="0.375", out_width=6, out_frac=2,
+        out_signed=False, rounding="ceil", overflow="saturate_zero", lanes=2, stages=1),
+    "relu_unsigned_1lane_combinational_wrap": dict(
+        kind="relu", width=8, frac=3, signed=False, out_width=6, out_frac=1, out_signed=False,
+        rounding="away", overflow="wrap", lanes=1, stages=2, ready="combinational"),
     "thresholded_2lane_registered_3stage": dict(
         kind="thresholded_relu", width=8, frac=4, threshold="0.3", out_width=5, out_frac=1,
         rounding="half_down", overflow="saturate_symmetric", lanes=2, stages=3, user_width=1),
