@@ -33,6 +33,7 @@ from .golden import exact_values, golden
 from .sim.stimulus import Stimulus, edge_codes
 from .sim.verilator import build_model
 from .spec import ROUNDING_MODES, Spec, round_quotient
+from .tools import ToolError
 
 __all__ = ["CompareResult", "compare", "input_codes", "qonnx_quant", "write_outputs"]
 
@@ -113,7 +114,11 @@ def _sub_model(model, nodes, x_name, x_type, y_name, y_type):
 
 
 def _run(model, x):
-    import onnxruntime
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ToolError("onnxruntime", 127, 'comparing with a model needs onnxruntime: pip '
+                                            'install "relu-hw[onnx]"') from None
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -166,6 +171,12 @@ class CompareResult:
         return np.arange(self.spec.lanes) % self.channels
 
     @property
+    def per_channel(self):
+        """The hardware's codes, ``(samples, channels)``: the first lane of each channel (the
+        golden model checks every lane)."""
+        return self.hardware[:, :self.channels]
+
+    @property
     def counts(self):
         found = {name: 0 for name in CLASSES}
         for d in self.differences:
@@ -184,9 +195,7 @@ class CompareResult:
         """Hardware against the float node: max and RMS absolute error, and the largest in
         output steps."""
         step = 2.0 ** -self.spec.out_frac
-        hw = self.hardware.astype(np.float64) * step
-        ref = self.float_out[:, self.lane_channel].astype(np.float64)
-        err = hw - ref
+        err = self.per_channel * step - self.float_out.astype(np.float64)
         return {"max_abs": float(np.max(np.abs(err))), "rms": float(np.sqrt(np.mean(err ** 2))),
                 "max_steps": float(np.max(np.abs(err)) / step), "step": step}
 
@@ -197,7 +206,7 @@ class CompareResult:
             "configuration": spec.options(),
             "input_format": str(spec.input_format), "output_format": str(spec.output_format),
             "samples": len(self.codes), "channels": self.channels, "lanes": spec.lanes,
-            "compared": int(self.hardware.size),
+            "compared": len(self.codes) * self.channels,
             "hardware_vs_golden": {"mismatches": self.golden_mismatches},
             "hardware_vs_quantized_reference": {
                 "bit_exact": self.bit_exact, "differing": len(self.differences),
@@ -237,8 +246,9 @@ class CompareResult:
                       "| input code | input | channel | exact value | float32 value | "
                       "reference | hardware | class |", "|---:|---:|---:|---:|---:|---:|---:|---|"]
             for x in self.differences[:LIST_LIMIT]:
+                exact = f"{x['exact']} (~{float(Fraction(x['exact'])):.10g})"
                 lines.append(f"| {x['input_code']} | {x['input']} | {x['channel']} | "
-                             f"{x['exact']} | {x['float32']} | {x['reference']} | "
+                             f"{exact} | {x['float32']} | {x['reference']} | "
                              f"{x['hardware']} | {x['class']} |")
             if len(self.differences) > LIST_LIMIT:
                 lines.append(f"\n{len(self.differences) - LIST_LIMIT} more in the JSON report's "
@@ -262,20 +272,18 @@ class CompareResult:
         fig = Figure(figsize=(11, 4.5))
         curve, hist = fig.subplots(1, 2)
         for c in range(self.channels):
-            lane = int(np.flatnonzero(self.lane_channel == c)[0])
             label = f" ch{c}" if self.channels > 1 else ""
             curve.plot(x, self.float_out[:, c], lw=1, label=f"float node{label}")
-            curve.plot(x, self.hardware[:, lane] * step, ".", ms=2.5,
-                       label=f"hardware{label}")
-        for d in self.differences[:LIST_LIMIT]:
-            curve.plot(float(d["input"]), d["hardware"] * step, "o", mfc="none", color="red",
-                       ms=7)
+            curve.plot(x, self.per_channel[:, c] * step, ".", ms=2.5, label=f"hardware{label}")
+        for i, d in enumerate(self.differences[:LIST_LIMIT]):
+            curve.plot(float(Fraction(d["input"])), d["hardware"] * step, "o", mfc="none",
+                       color="red", ms=7, label="differs from the reference" if i == 0 else None)
         curve.set_xlabel(f"input ({spec.input_format})")
         curve.set_ylabel(f"output ({spec.output_format})")
         curve.set_title(f"{self.node} ({self.op}): transfer curve")
         curve.grid(True, alpha=0.3)
         curve.legend(fontsize="small")
-        err = (self.hardware * step - self.float_out[:, self.lane_channel]) / step
+        err = (self.per_channel * step - self.float_out) / step
         hist.hist(err.ravel(), bins=41)
         hist.set_xlabel("hardware - float node (output steps)")
         hist.set_ylabel("codes")

@@ -34,6 +34,7 @@ import numpy as np
 
 from .spec import (HDL_KEYWORDS, MAX_LANES, MAX_SLOPE_FRAC, FixedFormat, Spec, round_quotient,
                    rounding_mode)
+from .tools import ToolError
 
 __all__ = ["ACTIVATIONS", "Quantizer", "Activation", "read", "find", "to_toml", "load",
            "attributes", "describe_constants", "QONNX_DOMAINS"]
@@ -55,8 +56,13 @@ class Unmappable(ValueError):
 
 
 def load(path):
-    """The ONNX model at ``path``; :exc:`ValueError` if it cannot be read."""
-    import onnx
+    """The ONNX model at ``path``; :exc:`ValueError` if it cannot be read, and
+    :exc:`~relu_hw.tools.ToolError` without the ``onnx`` package."""
+    try:
+        import onnx
+    except ImportError:
+        raise ToolError("onnx", 127, 'reading ONNX models needs the onnx package: pip install '
+                                     '"relu-hw[onnx]"') from None
     if not Path(path).is_file():
         raise ValueError(f"Cannot read the ONNX model {str(path)!r}: no such file")
     try:
@@ -480,7 +486,7 @@ def describe_constants(act):
     """The constants of an activation, in a few words, for tables."""
     spec = act.spec
     if spec is None:
-        return ", ".join(f"{k} {v}" for k, v in act.details.items())
+        return ", ".join(f"{k} {v}" for k, v in act.details.items()) or "-"
     parts = []
     if spec.kind == "leaky_relu":
         parts.append(f"slope {spec.slope} ({spec.slope_frac} bits)")

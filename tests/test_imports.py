@@ -27,7 +27,7 @@ ALLOWED = {
     "relu_hw.tools": set(),
     "relu_hw.golden": {"relu_hw.spec"},
     "relu_hw.gateware": {"relu_hw.spec", "relu_hw.gateware"},
-    "relu_hw.onnx": {"relu_hw.spec"},
+    "relu_hw.onnx": {"relu_hw.spec", "relu_hw.tools"},
 }
 
 
