@@ -21,6 +21,8 @@ from relu_hw.spec import Spec
 from relu_hw.sim.verilator import (_generated, build_model, find_top, model_cache, pack_tdata,
                                    run_verilator, unpack_tdata)
 
+from .test_golden import _apy_output
+
 
 @pytest.fixture(scope="session", autouse=True)
 def relu_hw_cache(tmp_path_factory):
@@ -419,3 +421,24 @@ def test_a_module_that_never_answers_fails_with_no_output_beat(tmp_path):
                                   f"source offered a beat on {cycles:,} of them and the sink "
                                   f"was ready on {cycles:,}")
         assert result.mismatches[0].what == "lost"
+
+
+def test_unsigned_8bit_relu_output_is_8_bits_and_exact_on_every_code():
+    # SQ(6, 4) in, UQ(4, 4) out: the ReLU's results fill 0 to 255, all 8 bits, with no sign
+    # bit; a signed 8-bit output would keep 7 of them.
+    spec = Spec(kind="relu", width=10, frac=4, out_width=8, out_frac=4, out_signed=False,
+                rounding="half_even", lanes=1)
+    text = to_verilog(spec)
+    assert re.search(r"output \[7:0\] m_axis_tdata;", text)
+    assert re.search(r"reg \[7:0\] stage1_lane0_y\b", text)
+    signed = to_verilog(Spec(**dict(spec.options(), out_signed=True)))
+    assert re.search(r"reg \[6:0\] stage1_lane0_y\b", signed)
+    codes = np.arange(-512, 512)
+    ones = np.ones(1, dtype=bool)
+    stim = Stimulus(codes[:, None], np.zeros(len(codes), bool), np.zeros(len(codes), np.uint64),
+                    ones, ones)
+    got = run_verilator(spec, stim).data[:, 0]
+    # The external reference: apytypes, on every input code.
+    want = [_apy_output(spec, int(c), 0) for c in codes]
+    assert got.tolist() == want
+    assert min(want) == 0 and max(want) == 255
