@@ -66,6 +66,19 @@ def test_qonnx_floor_differs_on_float32_grid_points():
     assert result.counts["float32 grid point"] > 0 and result.counts["unexplained"] == 0
 
 
+def test_qonnx_half_up_is_ties_away_from_zero():
+    # Slope 1/2 into a coarser grid (2^-3) makes ties on both sides of zero: QONNX's HALF_UP
+    # sends -1/16 to -1/8, where our half_up would send it to 0. Read as half_away, the
+    # hardware equals QONNX's own Quant on every code.
+    model = qonnx_model(activation("LeakyRelu", alpha=0.5), scale_out=2.0 ** -3,
+                        rounding_out="HALF_UP")
+    result = _compare(model)
+    assert result.spec.rounding == "half_away"
+    assert result.passed and result.bit_exact
+    assert qonnx_quant(np.array([-1 / 16, 1 / 16]), 1 / 8, 8, True, False,
+                       "HALF_UP").tolist() == [-1, 1]
+
+
 def test_a_wrong_configuration_fails():
     # The model's slope is 0.125; the configuration says 0.25.
     model = qdq_model(activation("LeakyRelu", alpha=0.125))
