@@ -424,7 +424,8 @@ def parse_type(text, what="Type"):
     params = [p.strip() for p in hit.group(4).split(",")]
     count = 1 if is_int else 2
     if len(params) < count or (is_int and len(params) > 1) or len(params) > 5:
-        raise ValueError(f"{what} {text!r} must have {'one parameter (W)' if is_int else 'two to five parameters (W, I[, Q[, O[, N]]])'}")
+        wanted = "one parameter (W)" if is_int else "two to five parameters (W, I[, Q[, O[, N]]])"
+        raise ValueError(f"{what} {text!r} must have {wanted}")
     try:
         width = int(params[0])
         int_bits = width if is_int else int(params[1])

@@ -122,19 +122,20 @@ def test_input_codes():
 
 
 def test_compare_command(tmp_path, capsys):
-    path = save(qdq_model(activation("LeakyRelu", name="lrelu", alpha=0.1)), tmp_path, "m")
+    # The model (and so the Verilog) of the tests above: a compiled model is reused.
+    path = save(qdq_model(activation("LeakyRelu", alpha=0.1)), tmp_path, "m")
     assert main(["import", str(path), "-o", str(tmp_path / "cfg")]) == 0
     capsys.readouterr()
     np.save(tmp_path / "x.npy", np.array([-5, -6, 3, 127], dtype=np.int8))
-    argv = ["compare", "--config", str(tmp_path / "cfg" / "lrelu.toml"), "--onnx", str(path),
-            "--node", "lrelu", "-o", str(tmp_path / "out")]
+    argv = ["compare", "--config", str(tmp_path / "cfg" / "act.toml"), "--onnx", str(path),
+            "--node", "act", "-o", str(tmp_path / "out")]
     assert main([*argv, "--inputs", str(tmp_path / "x.npy")]) == 0
     out = capsys.readouterr().out
     assert "| -5 | -5/16 | 0 | -67108865/2147483648" in out and "float32 tie" in out
-    report = json.loads((tmp_path / "out" / "lrelu.compare.json").read_text())
+    report = json.loads((tmp_path / "out" / "act.compare.json").read_text())
     assert report["samples"] == 4 and report["passed"]
     assert report["hardware_vs_quantized_reference"]["by_class"]["float32 tie"] == 1
-    assert (tmp_path / "out" / "lrelu.compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out" / "act.compare.png").read_bytes()[:4] == b"\x89PNG"
     # A configuration that is not the model's fails with exit status 1.
     assert main([*argv, "--slope", "0.25", "--samples", "10"]) == 1
     assert "| verdict | FAIL |" in capsys.readouterr().out
