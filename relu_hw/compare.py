@@ -313,6 +313,10 @@ def compare(spec, model, node, inputs=None, samples=None, seed=0):
     if fin_q.format != spec.input_format:
         raise ValueError(f"The configuration's input format {spec.input_format} is not the "
                          f"model's, {fin_q.format}, at node {node!r}")
+    for q in act.quantizers:
+        if q.style == "qdq" and q.format.width not in (8, 16):
+            raise ValueError(f"Node {node!r} has a {q.format.width}-bit QDQ quantizer; compare "
+                             f"runs QDQ graphs of 8- and 16-bit types in onnxruntime")
     codes = _codes(spec, inputs, samples, seed)
     channels = act.channels
     if channels > 1:
