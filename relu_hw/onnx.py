@@ -258,7 +258,7 @@ def _quant(graph, node, side):
 
 
 def _is_quant(node):
-    return node.op_type in _QONNX_OPS and node.domain not in ("", "ai.onnx")
+    return node.op_type in _QONNX_OPS and node.domain in QONNX_DOMAINS
 
 
 def _input_quantizer(graph, node):

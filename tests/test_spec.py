@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 import re
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -268,3 +269,21 @@ def test_parse_type(text, want):
 def test_parse_type_errors(text, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_type(text)
+
+
+def test_readme_mode_table_matches_the_rounding_table():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("`") and cells[0].strip("`") in ROUNDING_MODES:
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(ROUNDING_MODES)
+    for mode, (_, description, ap_fixed, qonnx, brevitas, onnx) in rows.items():
+        rule = ROUNDING_MODES[mode]
+        assert description == rule.description
+        assert ap_fixed.strip("`") == (rule.ap_fixed or "")
+        for framework, cell in (("qonnx", qonnx), ("brevitas", brevitas), ("onnx", onnx)):
+            named = {n.partition(":")[2] for n in rule.names if n.startswith(framework + ":")}
+            assert {c.strip(" `") for c in cell.split(",") if c.strip()} == named, (mode,
+                                                                                   framework)
