@@ -35,8 +35,8 @@ def _word_bits(spec, lane_bits):
 
 
 def _words(spec, codes, last, user, lane_bits):
-    """Hex lines of beats ``{tuser, tlast, tdata}``, each lane's code in two's complement in
-    its ``lane_bits`` (sign-extended, as the ports carry it)."""
+    """Hex lines of beats ``{tuser, tlast, tdata}``, each lane's code in its ``lane_bits``
+    (sign-extended, or zero-extended for an unsigned format, as the ports carry it)."""
     mask = (1 << lane_bits) - 1
     digits = -(-_word_bits(spec, lane_bits) // 4)
     data_bits = spec.lanes * lane_bits

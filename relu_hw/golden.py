@@ -95,11 +95,11 @@ def golden(spec, x):
     ----------
     spec : Spec
     x : array_like of int, shape ``(..., lanes)``
-        Signed input codes.
+        Input codes (non-negative for an unsigned input format).
 
     Returns
     -------
-    numpy.ndarray of int64, the same shape: signed output codes.
+    numpy.ndarray of int64, the same shape: output codes.
     """
     a, e = exact_values(spec, x)
     r = _round(a, e - spec.out_frac, spec.rounding)
@@ -107,6 +107,8 @@ def golden(spec, x):
     if spec.overflow == "wrap":
         span = 1 << spec.out_width
         r = (r - lo) % span + lo
+    elif spec.overflow == "saturate_zero":
+        r = np.where((r < lo) | (r > hi), 0, r)
     else:
         r = np.clip(r, lo, hi)
     return r.astype(np.int64, copy=False)

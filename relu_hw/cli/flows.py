@@ -19,7 +19,7 @@ from ..flows.report import DEFAULT_SEEDS, check_flow_args
 from ..flows.sweep import (DEFAULT_POINT_TIMEOUT, check_point_timeout, grid, run_sweep,
                            write_outputs)
 from ..tools import ToolError, cache_root, check_workdir, work_root
-from .options import UsageError, check_output, spec_from_args
+from .options import FORMAT_STRINGS, UsageError, check_output, spec_from_args
 
 __all__ = ["register"]
 
@@ -140,8 +140,10 @@ def cmd_board(args):
 def _register_sweep(subparsers, common, spec_options):
     """Add ``sweep``: every configuration option, ``--target`` and ``--speed`` take comma
     lists (``--slopes`` takes ``;``-separated lists of comma lists)."""
+    # Format strings (SQ(4,4), ap_fixed<8,4>) hold commas of their own: a grid of formats is
+    # a grid of --width and --frac.
     spec_actions = [a for a in spec_options._actions
-                    if a.option_strings and a.dest not in ("help", "config")]
+                    if a.option_strings and a.dest not in ("help", "config", *FORMAT_STRINGS)]
     p = subparsers.add_parser(
         "sweep", parents=[common], help="run synth over a grid of options, in parallel",
         description="Run the synthesis flow for every combination of the given values (each "

@@ -18,6 +18,7 @@ from ..tools import ToolError, interruptible
 from .flows import register as register_flows
 from .options import (Parser, UsageError, check_output, check_sim_args, sim_parser,
                       spec_from_args, spec_parser)
+from .model import register as register_model
 from .verify import register as register_verify
 
 __all__ = ["main", "build_parser"]
@@ -156,6 +157,7 @@ def build_parser():
     p.set_defaults(handler=cmd_build)
     register_verify(sub, common, spec_options)
     register_flows(sub, common, spec_options)
+    register_model(sub, common, spec_options)
     return parser
 
 

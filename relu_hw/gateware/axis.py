@@ -50,7 +50,8 @@ class AXIStreamActivation(wiring.Component):
 
     TDATA carries whole bytes: lane ``i`` occupies bits ``[i*P, i*P + width)`` where ``P`` is
     the lane width rounded up to a multiple of 8. Input pad bits are ignored; output lanes are
-    sign-extended to their padded width. TLAST and TUSER travel with their beat.
+    sign-extended to their padded width, or zero-extended when the output format is unsigned.
+    TLAST and TUSER travel with their beat.
 
     Parameters
     ----------
@@ -127,7 +128,7 @@ class AXIStreamActivation(wiring.Component):
             lane_out = core.o.payload.data[k]
             m.d.comb += [
                 core.i.payload.data[k].eq(self.s_axis_tdata[k * p_in:k * p_in + spec.width]),
-                # Assigning a signed value to a wider slice sign-extends it.
+                # Assigning to a wider slice extends by the lane's signedness.
                 self.m_axis_tdata[k * p_out:(k + 1) * p_out].eq(lane_out),
             ]
         return m

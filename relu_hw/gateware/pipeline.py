@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The stream-to-stream activation pipeline."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..spec import Spec
-from .datapath import LaneDatapath, choose
+from .datapath import LaneDatapath, choose, format_shape
 
 __all__ = ["payload_layout", "ActivationPipeline", "CONTROL_GROUP_BITS"]
 
@@ -35,8 +35,10 @@ class ActivationPipeline(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(payload_layout(signed(width), lanes, user_width)))
-    o : Out(stream.Signature(payload_layout(signed(out_width), lanes, user_width)))
+    i : In(stream.Signature(payload_layout(format_shape(input_format), lanes, user_width)))
+        Lanes are ``signed(width)``, or ``unsigned(width)`` for an unsigned input.
+    o : Out(stream.Signature(payload_layout(format_shape(output_format), lanes, user_width)))
+        Lanes are ``signed(out_width)``, or ``unsigned(out_width)`` for an unsigned output.
 
     Timing
     ------
@@ -66,9 +68,11 @@ class ActivationPipeline(wiring.Component):
         self._spec = spec
         super().__init__({
             "i": In(stream.Signature(
-                payload_layout(signed(spec.width), spec.lanes, spec.user_width))),
+                payload_layout(format_shape(spec.input_format), spec.lanes,
+                               spec.user_width))),
             "o": Out(stream.Signature(
-                payload_layout(signed(spec.out_width), spec.lanes, spec.user_width))),
+                payload_layout(format_shape(spec.output_format), spec.lanes,
+                               spec.user_width))),
         })
 
     @property
