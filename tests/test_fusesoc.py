@@ -5,7 +5,6 @@ self-checking testbench fails on a wrong expectation or a broken design."""
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
