@@ -5,7 +5,10 @@ from amaranth.hdl import ClockDomain, ClockSignal, Module, ResetSignal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..regmap import RegisterMap
 from ..spec import Spec
+from .axil import AXI4LiteSignature
+from .control import ControlledActivation, needs_controller
 from .pipeline import ActivationPipeline
 
 __all__ = ["AXIStreamActivation", "axis_signature"]
@@ -22,6 +25,10 @@ def axis_signature(spec):
         members[f"{prefix}_tlast"] = flow(1)
         if spec.user_width:
             members[f"{prefix}_tuser"] = flow(spec.user_width)
+    if spec.control == "axi-lite":
+        # The slave's side of the bus: the master's signature, flipped.
+        for name, member in AXI4LiteSignature(RegisterMap(spec).address_width).members.items():
+            members[f"s_axil_{name}"] = member.flip()
     return wiring.Signature(members)
 
 
@@ -46,8 +53,12 @@ class AXIStreamActivation(wiring.Component):
         The input stream (``tuser`` only when ``spec.user_width`` is non-zero).
     m_axis_tdata, m_axis_tvalid, m_axis_tready, m_axis_tlast[, m_axis_tuser]
         The output stream.
+    s_axil_awaddr, ..., s_axil_rready
+        With control ``axi-lite``: the AXI4-Lite slave of the registers
+        (:class:`~relu_hw.regmap.RegisterMap`), on ``aclk`` and ``aresetn`` too.
 
-    Latency and throughput are those of :class:`ActivationPipeline`.
+    Latency and throughput are those of :class:`ActivationPipeline`; a block with control or
+    per-channel slopes is a :class:`~relu_hw.gateware.control.ControlledActivation` inside.
     """
 
     def __init__(self, spec):
@@ -72,7 +83,14 @@ class AXIStreamActivation(wiring.Component):
             ClockSignal("sync").eq(self.aclk),
             ResetSignal("sync").eq(~self.aresetn),
         ]
-        m.submodules.core = core = ActivationPipeline(spec)
+        if needs_controller(spec):
+            m.submodules.core = core = ControlledActivation(spec)
+        else:
+            m.submodules.core = core = ActivationPipeline(spec)
+        for name, member in self.signature.members.items():
+            if name.startswith("s_axil_"):
+                port, inner = getattr(self, name), getattr(core.axil, name[len("s_axil_"):])
+                m.d.comb += inner.eq(port) if member.flow == In else port.eq(inner)
 
         p_in, p_out = spec.input_format.lane_bits, spec.output_format.lane_bits
         m.d.comb += [
