@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "relu_hw"
 LAYERS = [
     {"relu_hw", "relu_hw.spec", "relu_hw.files", "relu_hw.tools", "relu_hw.regmap"},
     {"relu_hw.golden", "relu_hw.frames", "relu_hw.gateware"},
-    {"relu_hw.generate"},
+    {"relu_hw.generate", "relu_hw.regdocs"},
     {"relu_hw.sim", "relu_hw.formal"},
     {"relu_hw.flows"},
     {"relu_hw.build"},
