@@ -14,7 +14,7 @@ LAYERS = [
     {"relu_hw", "relu_hw.spec", "relu_hw.files", "relu_hw.tools", "relu_hw.regmap"},
     {"relu_hw.golden", "relu_hw.frames", "relu_hw.gateware"},
     {"relu_hw.generate", "relu_hw.regdocs"},
-    {"relu_hw.sim", "relu_hw.formal"},
+    {"relu_hw.sim", "relu_hw.formal", "relu_hw.formal_control"},
     {"relu_hw.flows"},
     {"relu_hw.build"},
     {"relu_hw.cli", "relu_hw.__main__"},

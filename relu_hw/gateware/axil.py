@@ -34,8 +34,8 @@ class AXI4LiteSlave(wiring.Component):
     """Turns AXI4-Lite transactions into requests on a register bus, one write and one read at
     a time.
 
-    The write address and data channels are accepted independently (each ``ready`` is a
-    flip-flop's inverse: high while that channel's holding register is empty); once both are
+    The write address and data channels are accepted independently (each ``ready`` is high
+    while that channel's holding register is empty and no response waits); once both are
     held, ``w_valid`` presents the request (``w_addr``, the word address, ``w_data``,
     ``w_strb``) until ``w_ready``; the response, OKAY or SLVERR as ``w_error`` says on that
     cycle, is then offered on B until taken. Likewise a read address is held and presented as
@@ -92,8 +92,9 @@ class AXI4LiteSlave(wiring.Component):
         wstrb = Signal(DATA_BITS // 8, name="axil_wstrb_q", reset_less=True)
         bresp = Signal(2, name="axil_bresp_q", reset_less=True)
         m.d.comb += [
-            bus.awready.eq(~aw_full),
-            bus.wready.eq(~w_full),
+            # One write at a time: a new one is taken once the last response has gone.
+            bus.awready.eq(~aw_full & ~bvalid),
+            bus.wready.eq(~w_full & ~bvalid),
             bus.bvalid.eq(bvalid),
             bus.bresp.eq(bresp),
             self.w_valid.eq(aw_full & w_full & ~bvalid),
@@ -101,9 +102,9 @@ class AXI4LiteSlave(wiring.Component):
             self.w_data.eq(wdata),
             self.w_strb.eq(wstrb),
         ]
-        with m.If(bus.awvalid & ~aw_full):
+        with m.If(bus.awvalid & bus.awready):
             m.d.sync += [aw_full.eq(1), awaddr.eq(bus.awaddr[2:])]
-        with m.If(bus.wvalid & ~w_full):
+        with m.If(bus.wvalid & bus.wready):
             m.d.sync += [w_full.eq(1), wdata.eq(bus.wdata), wstrb.eq(bus.wstrb)]
         # OKAY is 0b00 and SLVERR 0b10: the error flag is the response's high bit.
         with m.If(self.w_valid & self.w_ready):
