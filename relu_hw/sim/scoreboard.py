@@ -370,10 +370,10 @@ class Collector:
             cycles=end.cycles, timed_out=end.timed_out)
 
 
-def check(spec, stim, trace, limit=10):
-    """Compare a whole ``trace`` of ``stim`` with the golden model; return
-    ``(mismatches[:limit], count)``."""
-    board = Scoreboard(spec, stim.beats, limit)
+def check(spec, stim, trace, limit=10, writes=()):
+    """Compare a whole ``trace`` of ``stim`` (run with parameter ``writes``) with the golden
+    model; return ``(mismatches[:limit], count)``."""
+    board = Scoreboard(spec, stim.beats, limit, writes=writes)
     board.inputs(Beats(0, np.asarray(stim.data, dtype=np.int64), np.asarray(stim.last),
                        np.asarray(stim.user), np.asarray(trace.in_cycle)))
     board.outputs(OutBeats(0, trace.data, trace.last, trace.user, trace.out_cycle))
