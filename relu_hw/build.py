@@ -136,7 +136,8 @@ def _markdown(result):
         ("lanes", spec.lanes),
         ("input", f"{spec.input_format} ({spec.width} bits, {spec.frac} fractional)"),
         ("output", f"{spec.output_format} ({spec.out_width} bits, {spec.out_frac} fractional)"),
-        ("rounding", f"{spec.rounding} ({ROUNDING_MODES[spec.rounding].ap_fixed})"),
+        ("rounding", f"{spec.rounding} "
+                     f"({ROUNDING_MODES[spec.rounding].ap_fixed or 'no ap_fixed mode'})"),
         ("overflow", f"{spec.overflow} ({OVERFLOW_MODES[spec.overflow]})"),
         ("pipeline", f"{spec.stages} stage(s), latency {spec.latency}, ready {spec.ready}"),
     ]

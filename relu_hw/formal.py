@@ -65,7 +65,7 @@ _ELABORATE = threading.Lock()
 #: (8 bits; 16 with a shift-and-add slope; a true multiplier of 16 bits takes the solver minutes),
 #: one to five lanes (several lane groups, each with its own copy of the control flags, with
 #: registered ready), every kind, rounding ties, saturation and wrap, both ready
-#: modes, one to three stages.
+#: modes, one to three stages, unsigned inputs and outputs.
 FORMAL_CONFIGS = {
     "relu_1lane_registered": dict(kind="relu", width=8, frac=4, lanes=1, stages=1),
     "relu6_2lane_combinational_user": dict(
@@ -83,6 +83,12 @@ FORMAL_CONFIGS = {
         lanes=1, stages=1),
     "relu_5lane_registered_user": dict(
         kind="relu", width=8, frac=4, lanes=5, stages=1, user_width=1),
+    "leaky_unsigned_out_2lane_registered_zero": dict(
+        kind="leaky_relu", width=8, frac=4, slope="0.375", out_width=6, out_frac=2,
+        out_signed=False, rounding="ceil", overflow="saturate_zero", lanes=2, stages=1),
+    "relu_unsigned_1lane_combinational_wrap": dict(
+        kind="relu", width=8, frac=3, signed=False, out_width=6, out_frac=1, out_signed=False,
+        rounding="away", overflow="wrap", lanes=1, stages=2, ready="combinational"),
     "thresholded_2lane_registered_3stage": dict(
         kind="thresholded_relu", width=8, frac=4, threshold="0.3", out_width=5, out_frac=1,
         rounding="half_down", overflow="saturate_symmetric", lanes=2, stages=3, user_width=1),
@@ -194,6 +200,8 @@ def spec_holds(spec, lane, x, y, params=None):
     * in range, ``y`` is ``v`` rounded (:func:`rounds_to`);
     * ``saturate``, ``saturate_symmetric``: ``y`` lies in the output range; ``y`` at the top
       (bottom) means ``v`` rounds to the top (bottom) or lies above (below) it;
+    * ``saturate_zero``: ``y`` is ``v`` rounded, or zero where ``v`` rounds beyond the top
+      (to one above it, or lies above that) or below the bottom likewise;
     * ``wrap``: ``y`` and ``v`` rounded are equal modulo ``2**out_width``. Rounding commutes
       with whole turns of ``2**(k + out_width)`` (keeping the side of ``v``'s sign for rules
       toward or away from zero), so ``v`` is first reduced to ``[0, 2**(k + out_width))``,
@@ -214,6 +222,11 @@ def spec_holds(spec, lane, x, y, params=None):
             holds = holds | rounds_to(reduced, y + _sconst(turns * span), k, spec.rounding,
                                       non_negative=a >= 0)
         return holds
+    if spec.overflow == "saturate_zero":
+        above = rounds_to(a, _sconst(hi + 1), k, spec.rounding) | (a > ((hi + 1) << k))
+        below = rounds_to(a, _sconst(lo - 1), k, spec.rounding) | (a < ((lo - 1) << k))
+        in_range = (y >= lo) & (y <= hi) & rounds_to(a, y, k, spec.rounding)
+        return in_range | ((y == 0) & (above | below))
     inside = (y > lo) & (y < hi)
     at_top = (y == hi) & (rounds_to(a, _sconst(hi), k, spec.rounding) | (a > (hi << k)))
     at_bottom = (y == lo) & (rounds_to(a, _sconst(lo), k, spec.rounding) | (a < (lo << k)))

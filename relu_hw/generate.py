@@ -38,9 +38,11 @@ def convert(top, name, ports=None):
         return verilog.convert(top, name=name, ports=ports, emit_src=False)
 
 
-def to_verilog(spec):
-    """Verilog of the AXI4-Stream top level, as text; byte-identical for equal specs."""
-    return convert(AXIStreamActivation(spec), spec.name)
+def to_verilog(spec, vendor_attributes=True):
+    """Verilog of the AXI4-Stream top level, as text; byte-identical for equal arguments.
+    ``vendor_attributes`` puts Xilinx's interface attributes on the ports (see
+    :func:`~relu_hw.gateware.axis.interface_attributes`); they change no logic."""
+    return convert(AXIStreamActivation(spec, vendor_attributes=vendor_attributes), spec.name)
 
 
 def ports(spec):

@@ -106,17 +106,19 @@ def golden(spec, x):
     ----------
     spec : Spec
     x : array_like of int, shape ``(..., lanes)``
-        Signed input codes.
+        Input codes (non-negative for an unsigned input format).
 
     Returns
     -------
-    numpy.ndarray of int64, the same shape: signed output codes.
+    numpy.ndarray of int64, the same shape: output codes.
     """
     r = rounded(spec, x)
     lo, hi = spec.output_range
     if spec.overflow == "wrap":
         span = 1 << spec.out_width
         r = (r - lo) % span + lo
+    elif spec.overflow == "saturate_zero":
+        r = np.where((r < lo) | (r > hi), 0, r)
     else:
         r = np.clip(r, lo, hi)
     return r.astype(np.int64, copy=False)

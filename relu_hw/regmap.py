@@ -229,10 +229,14 @@ class RegisterMap:
                       "1 when max_value is a register."),
                 Field("RUNTIME_THRESHOLD", 22, 1, int(flag["RUNTIME_THRESHOLD"]),
                       "1 when the threshold is a register.")]),
-            ("CONFIG1", "Input and output fixed-point formats (signed two's complement).", [
+            ("CONFIG1", "Input and output fixed-point formats.", [
                 Field("IN_WIDTH", 0, 6, s.width, "Input width in bits."),
+                Field("IN_SIGNED", 7, 1, int(s.signed),
+                      "1 when inputs are two's complement, 0 when unsigned."),
                 Field("IN_FRAC", 8, 6, s.frac, "Input fractional bits."),
                 Field("OUT_WIDTH", 16, 6, s.out_width, "Output width in bits."),
+                Field("OUT_SIGNED", 23, 1, int(s.out_signed),
+                      "1 when outputs are two's complement, 0 when unsigned."),
                 Field("OUT_FRAC", 24, 6, s.out_frac, "Output fractional bits.")]),
             ("CONFIG2", "Shape of the stream.", [
                 Field("LANES", 0, 9, s.lanes, "Lanes per beat."),
@@ -275,7 +279,7 @@ class RegisterMap:
             return Field("VALUE", 0, width, code & ((1 << width) - 1),
                          "Slope for negative inputs.", signed=True, frac=s.slope_frac)
         if param == "max_value":
-            return Field("VALUE", 0, s.out_width - 1, s.max_value_q.code,
+            return Field("VALUE", 0, s.output_format.max_code.bit_length(), s.max_value_q.code,
                          "Clip from above, on the output grid.", signed=False,
                          frac=s.out_frac)
         if param == "threshold":

@@ -12,7 +12,9 @@ converted once into the output format, first rounding to the output grid with :a
 then handling overflow with :attr:`overflow`. This is the casting rule of ``ap_fixed``.
 
 Numbers use RFC 41 vocabulary: a format ``SQ(i, f)`` is a signed two's complement number of
-``i + f`` bits of which ``f`` are fractional; here it is given as ``width`` and ``frac``.
+``i + f`` bits of which ``f`` are fractional, ``UQ(i, f)`` an unsigned one; here it is given as
+``width``, ``frac`` and ``signed``. :func:`parse_format` reads that notation and
+:func:`parse_type` the C++ type strings of ``ap_fixed`` and hls4ml.
 """
 
 import math
@@ -27,7 +29,8 @@ import numpy as np
 __all__ = [
     "KINDS", "ROUNDING_MODES", "OVERFLOW_MODES", "SLOPE_IMPLS", "READY_MODES", "ZEROING_MODES",
     "CONTROL_MODES", "RUNTIME_PARAMS", "FixedFormat", "Quantized", "Rounding", "Spec",
-    "parse_constant", "round_quotient",
+    "parse_constant", "round_quotient", "parse_format", "parse_type", "rounding_mode",
+    "overflow_mode", "FRAMEWORKS",
 ]
 
 #: Activation kinds and a one-line definition of each.
@@ -48,13 +51,18 @@ class Rounding:
     (minus infinity), ``"up"`` (plus infinity), ``"zero"``, ``"away"`` (from zero) or
     ``"even"`` (the neighbour whose code is even).
 
+    ``ap_fixed`` is the ``ap_fixed`` quantization mode that equals the rule (``None`` where
+    there is none); ``names`` are other frameworks' names for it, each ``"framework:NAME"``
+    with a framework of :data:`FRAMEWORKS`.
+
     This table is the one place rounding is decided. The golden model, the gateware and the
     formal contract each implement it on their own from here.
     """
     nearest: bool
     toward: str
-    ap_fixed: str
+    ap_fixed: str | None
     description: str
+    names: tuple = ()
 
     def goes_up(self, lower_code, negative):
         """Whether a value between grid codes ``lower_code`` and ``lower_code + 1`` that the
@@ -64,18 +72,108 @@ class Rounding:
                 "even": lower_code % 2 == 1}[self.toward]
 
 
-#: Rounding modes, each with the ``ap_fixed`` quantization mode it equals.
+#: Frameworks whose names for the modes are accepted as ``framework:NAME``, and what each
+#: name is taken from.
+FRAMEWORKS = {
+    "ap_fixed": "the quantization and overflow modes of Xilinx's ap_fixed (and hls4ml)",
+    "qonnx": "the rounding_mode attribute of QONNX's Quant and IntQuant",
+    "brevitas": "Brevitas's FloatToIntImplType",
+    "onnx": "the ONNX operator that rounds so",
+}
+
+#: Rounding modes, each with the ``ap_fixed`` quantization mode it equals and the names other
+#: frameworks give it. QONNX's HALF_UP is ties away from zero, our ``half_away``, and its
+#: HALF_DOWN ties toward zero: see :func:`rounding_mode` for how such names are taken.
 ROUNDING_MODES = {
-    "floor":            Rounding(False, "down", "AP_TRN", "toward minus infinity (truncate)"),
-    "toward_zero":      Rounding(False, "zero", "AP_TRN_ZERO", "toward zero"),
+    "floor":            Rounding(False, "down", "AP_TRN", "toward minus infinity (truncate)",
+                                 ("qonnx:FLOOR", "brevitas:FLOOR", "onnx:Floor")),
+    "ceil":             Rounding(False, "up", None, "toward plus infinity",
+                                 ("qonnx:CEIL", "brevitas:CEIL", "onnx:Ceil")),
+    "toward_zero":      Rounding(False, "zero", "AP_TRN_ZERO", "toward zero",
+                                 ("qonnx:DOWN", "brevitas:ROUND_TO_ZERO")),
+    "away":             Rounding(False, "away", None, "away from zero", ("qonnx:UP",)),
     "half_up":          Rounding(True, "up", "AP_RND", "to nearest, ties toward plus infinity"),
     "half_down":        Rounding(True, "down", "AP_RND_MIN_INF",
                                  "to nearest, ties toward minus infinity"),
-    "half_toward_zero": Rounding(True, "zero", "AP_RND_ZERO", "to nearest, ties toward zero"),
+    "half_toward_zero": Rounding(True, "zero", "AP_RND_ZERO", "to nearest, ties toward zero",
+                                 ("qonnx:HALF_DOWN",)),
     "half_away":        Rounding(True, "away", "AP_RND_INF",
-                                 "to nearest, ties away from zero"),
-    "half_even":        Rounding(True, "even", "AP_RND_CONV", "to nearest, ties to even"),
+                                 "to nearest, ties away from zero", ("qonnx:HALF_UP",)),
+    "half_even":        Rounding(True, "even", "AP_RND_CONV", "to nearest, ties to even",
+                                 ("qonnx:ROUND", "qonnx:HALF_EVEN", "brevitas:ROUND",
+                                  "onnx:QuantizeLinear", "onnx:Round")),
 }
+
+
+def _mode_names(table, ap_fixed_of, names_of):
+    """``{framework: {NAME in upper case: mode}}`` for a table of modes."""
+    names = {framework: {} for framework in FRAMEWORKS}
+    for mode, entry in table.items():
+        if ap_fixed_of(entry):
+            names["ap_fixed"][ap_fixed_of(entry).upper()] = mode
+        for name in names_of(entry):
+            framework, _, name = name.partition(":")
+            names[framework][name.upper()] = mode
+    return names
+
+
+def _resolve_mode(value, what, table, names, example):
+    """The mode of ``table`` that ``value`` names: one of ours, or ``framework:NAME``, or a
+    framework's name alone when every mode of that spelling (ours and every framework's,
+    letter case aside) means the same."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, one of {', '.join(map(repr, table))}, "
+                        f"not {value!r}")
+    if value in table:
+        return value
+    framework, colon, name = value.strip().rpartition(":")
+    if colon:
+        known = names.get(framework.lower())
+        if known is None:
+            raise ValueError(f"{what} {value!r} has an unknown framework prefix; prefixes are "
+                             f"{', '.join(f'{f}:' for f in FRAMEWORKS)}")
+        if name.upper() not in known:
+            raise ValueError(f"{what} {value!r} is not a name {framework.lower()} gives a mode "
+                             f"here; it has {', '.join(sorted(known)) or 'none'}")
+        return known[name.upper()]
+    meanings = {}
+    if name.lower() in table:
+        meanings.setdefault(name.lower(), []).append(name.lower())
+    for framework, known in names.items():
+        if name.upper() in known:
+            meanings.setdefault(known[name.upper()], []).append(
+                f"{framework}:{name.upper()}")
+    if len(meanings) == 1:
+        return next(iter(meanings))
+    if not meanings:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, table))}, or a "
+                         f"framework's name for one such as {example}, not {value!r}")
+    readings = "; ".join(f"{' and '.join(who)}: {table_description(mode)}"
+                         for mode, who in meanings.items())
+    raise ValueError(f"{what} {value!r} means different things in different tools "
+                     f"({readings}), so it is taken only as one of these spellings")
+
+
+def table_description(mode):
+    """A mode's meaning in words, for messages."""
+    entry = ROUNDING_MODES.get(mode)
+    return f"{mode}, {entry.description}" if entry else mode
+
+
+_ROUNDING_NAMES = _mode_names(ROUNDING_MODES, lambda r: r.ap_fixed, lambda r: r.names)
+
+
+def rounding_mode(value):
+    """The rounding mode of :data:`ROUNDING_MODES` that ``value`` names.
+
+    Our names are taken as they are. A framework's name is taken with its prefix
+    (``"qonnx:HALF_UP"``, ``"ap_fixed:AP_RND_CONV"``), or alone (``"AP_RND_CONV"``,
+    ``"CEIL"``) when it means the same in every framework that has it and, letter case aside,
+    it is not one of ours with another meaning: QONNX's ``HALF_UP`` rounds ties away from zero
+    where our ``half_up`` rounds them up, so ``"HALF_UP"`` alone is refused.
+    """
+    return _resolve_mode(value, "Rounding mode", ROUNDING_MODES, _ROUNDING_NAMES,
+                         "'AP_RND_CONV' or 'qonnx:HALF_UP'")
 
 
 def round_quotient(n, k, mode):
@@ -91,12 +189,23 @@ def round_quotient(n, k, mode):
     return q + rule.goes_up(q, n < 0)
 
 
-#: Overflow modes, with the ``ap_fixed`` overflow mode each one equals.
+#: Overflow modes, with the ``ap_fixed`` overflow mode each one equals. ``saturate_zero``
+#: makes any result out of range zero.
 OVERFLOW_MODES = {
     "wrap":               "AP_WRAP",
     "saturate":           "AP_SAT",
     "saturate_symmetric": "AP_SAT_SYM",
+    "saturate_zero":      "AP_SAT_ZERO",
 }
+
+_OVERFLOW_NAMES = _mode_names(OVERFLOW_MODES, lambda ap: ap, lambda ap: ())
+
+
+def overflow_mode(value):
+    """The overflow mode of :data:`OVERFLOW_MODES` that ``value`` names: one of ours, or
+    ``ap_fixed``'s name, alone or as ``"ap_fixed:AP_SAT"``."""
+    return _resolve_mode(value, "Overflow mode", OVERFLOW_MODES, _OVERFLOW_NAMES,
+                         "'AP_SAT' or 'ap_fixed:AP_SAT_ZERO'")
 
 #: How a slope multiplication is built.
 SLOPE_IMPLS = ("auto", "shift", "shift_add", "multiplier")
@@ -221,6 +330,12 @@ def _check_int(value, name, lo, hi):
     return value
 
 
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return bool(value)
+
+
 def _check_choice(value, name, choices):
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, choices))}, "
@@ -233,20 +348,22 @@ def _check_choice(value, name, choices):
 
 @dataclass(frozen=True)
 class FixedFormat:
-    """A signed two's complement fixed-point format, ``SQ(width - frac, frac)``.
+    """A fixed-point format: ``SQ(width - frac, frac)``, signed two's complement, or
+    ``UQ(width - frac, frac)``, unsigned.
 
     A code ``c`` (an integer in ``[min_code, max_code]``) stands for ``c / 2**frac``.
     """
     width: int
     frac: int
+    signed: bool = True
 
     @property
     def min_code(self):
-        return -(1 << (self.width - 1))
+        return -(1 << (self.width - 1)) if self.signed else 0
 
     @property
     def max_code(self):
-        return (1 << (self.width - 1)) - 1
+        return (1 << (self.width - self.signed)) - 1
 
     @property
     def lane_bits(self):
@@ -258,21 +375,100 @@ class FixedFormat:
 
     def codes(self, bits):
         """Codes of this format from raw bits: the low ``width`` bits of each non-negative
-        integer in ``bits`` (an int, or an array of NumPy integers), read as two's complement.
-        Arrays come back as ``int64``."""
-        mask, half = (1 << self.width) - 1, 1 << (self.width - 1)
+        integer in ``bits`` (an int, or an array of NumPy integers), read as two's complement
+        when signed. Arrays come back as ``int64``."""
+        mask = (1 << self.width) - 1
+        half = (1 << (self.width - 1)) if self.signed else 0
         if isinstance(bits, int):
             u = bits & mask
             return u - (u & half) * 2
         u = (np.asarray(bits) & mask).astype(np.int64)
-        return u - (u & half) * 2
+        return u - (u & half) * 2 if half else u
 
     def as_dict(self):
-        return {"width": self.width, "frac": self.frac, "signed": True,
+        return {"width": self.width, "frac": self.frac, "signed": self.signed,
                 "lane_bits": self.lane_bits}
 
     def __str__(self):
-        return f"SQ({self.width - self.frac}, {self.frac})"
+        return f"{'S' if self.signed else 'U'}Q({self.width - self.frac}, {self.frac})"
+
+
+_RFC41 = re.compile(r"\s*([SU])Q\s*\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)\s*", re.I)
+_TYPE = re.compile(r"\s*(ap_)?(u?)(fixed|int)\s*<([^<>]*)>\s*")
+_AP_ROUNDING = {r.ap_fixed.upper(): mode for mode, r in ROUNDING_MODES.items() if r.ap_fixed}
+_AP_OVERFLOW = {ap.upper(): mode for mode, ap in OVERFLOW_MODES.items()}
+
+
+def _format(width, frac, signed, text, what):
+    """A :class:`FixedFormat`, or :exc:`ValueError` naming ``what`` and ``text``."""
+    if not MIN_WIDTH <= width <= MAX_WIDTH:
+        raise ValueError(f"{what} {text!r} is {width} bits wide; widths are {MIN_WIDTH} to "
+                         f"{MAX_WIDTH}")
+    if not 0 <= frac <= width:
+        raise ValueError(f"{what} {text!r} has {frac} fractional bits of {width}; they must be "
+                         f"0 to the width (no integer bits below the point or beyond the "
+                         f"width)")
+    return FixedFormat(width, frac, signed)
+
+
+def parse_format(text, what="Format"):
+    """A :class:`FixedFormat` from RFC 41 notation: ``"SQ(i, f)"`` (signed, ``i`` integer
+    bits counting the sign) or ``"UQ(i, f)"`` (unsigned), ``i + f`` bits in all."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a string such as 'SQ(4, 4)' or 'UQ(4, 4)', not "
+                        f"{text!r}")
+    hit = _RFC41.fullmatch(text)
+    if not hit:
+        raise ValueError(f"{what} must be written SQ(i, f) (signed) or UQ(i, f) (unsigned), "
+                         f"with i integer and f fractional bits, not {text!r}")
+    i, f = int(hit.group(2)), int(hit.group(3))
+    return _format(i + f, f, hit.group(1).upper() == "S", text, what)
+
+
+def parse_type(text, what="Type"):
+    """``(format, rounding, overflow)`` from a C++ fixed-point type string:
+    ``ap_fixed<W, I[, Q[, O[, N]]]>`` and ``ap_ufixed<...>`` (``I`` integer bits, counting the
+    sign of a signed type), ``ap_int<W>`` and ``ap_uint<W>``, and hls4ml's ``fixed<W, I>``,
+    ``ufixed<W, I>``, ``int<W>`` and ``uint<W>``.
+
+    ``rounding`` and ``overflow`` are our names for the modes ``Q`` and ``O`` (with or without
+    ``AP_``), ``None`` where the string omits them; ``N``, saturation bits, must be 0.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a string such as 'ap_fixed<16,6>', not {text!r}")
+    hit = _TYPE.fullmatch(text)
+    if not hit:
+        raise ValueError(f"{what} must be a type such as 'ap_fixed<16,6>', "
+                         f"'ap_ufixed<8,3,AP_RND_CONV,AP_SAT>' or 'fixed<16,6>', not {text!r}")
+    signed, is_int = hit.group(2) == "", hit.group(3) == "int"
+    params = [p.strip() for p in hit.group(4).split(",")]
+    count = 1 if is_int else 2
+    if len(params) < count or (is_int and len(params) > 1) or len(params) > 5:
+        wanted = "one parameter (W)" if is_int else "two to five parameters (W, I[, Q[, O[, N]]])"
+        raise ValueError(f"{what} {text!r} must have {wanted}")
+    try:
+        width = int(params[0])
+        int_bits = width if is_int else int(params[1])
+    except ValueError:
+        raise ValueError(f"{what} {text!r} must give its width and integer bits as integers"
+                         ) from None
+    fmt = _format(width, width - int_bits, signed, text, what)
+
+    def mode(index, known, kind):
+        if len(params) <= index:
+            return None
+        name = params[index].upper()
+        name = name if name.startswith("AP_") else "AP_" + name
+        if name not in known:
+            raise ValueError(f"{what} {text!r} has {kind} mode {params[index]!r}; ap_fixed's "
+                             f"are {', '.join(sorted(known))}")
+        return known[name]
+    rounding = mode(2, _AP_ROUNDING, "quantization")
+    overflow = mode(3, _AP_OVERFLOW, "overflow")
+    if len(params) == 5 and params[4] != "0":
+        raise ValueError(f"{what} {text!r} asks for {params[4]} saturation bits (N); only 0, "
+                         f"the default, is built")
+    return fmt, rounding, overflow
 
 
 @dataclass(frozen=True)
@@ -356,6 +552,11 @@ class Spec:
         Input format: ``width`` bits (2 to 32), ``frac`` of them fractional (0 to ``width``).
     out_width, out_frac : int or None
         Output format; ``None`` means the same as the input.
+    signed, out_signed : bool or None
+        Whether the input (output) format is signed two's complement or unsigned;
+        ``out_signed=None`` means the same as the input. An unsigned output holds only
+        non-negative codes: an activation below zero is out of its range, and ``overflow``
+        decides what it becomes.
     slope : str or None
         ``leaky_relu`` slope, any finite real; ``None`` means :data:`DEFAULT_SLOPE`.
     slopes : sequence of str or None
@@ -370,7 +571,8 @@ class Spec:
     max_value : str or None
         Clip the activation from above (before conversion to the output format); at least 0.
     rounding, overflow : str
-        One of :data:`ROUNDING_MODES` and one of :data:`OVERFLOW_MODES`.
+        One of :data:`ROUNDING_MODES` and one of :data:`OVERFLOW_MODES`, or a framework's name
+        for one (see :func:`rounding_mode` and :func:`overflow_mode`); stored as ours.
     lanes : int
         Parallel lanes per beat (1 to 256).
     stages : int
@@ -399,6 +601,8 @@ class Spec:
     frac: int = 8
     out_width: int | None = None
     out_frac: int | None = None
+    signed: bool = True
+    out_signed: bool | None = None
     slope: str | None = None
     slopes: tuple | None = None
     slope_frac: int | None = None
@@ -437,8 +641,12 @@ class Spec:
             store("out_frac", self.frac)
         store("out_frac", _check_int(self.out_frac, "Output fractional bits (out_frac)", 0,
                                      self.out_width))
-        store("rounding", _check_choice(self.rounding, "Rounding mode", tuple(ROUNDING_MODES)))
-        store("overflow", _check_choice(self.overflow, "Overflow mode", tuple(OVERFLOW_MODES)))
+        store("signed", _check_bool(self.signed, "Input signedness (signed)"))
+        if self.out_signed is None:
+            store("out_signed", self.signed)
+        store("out_signed", _check_bool(self.out_signed, "Output signedness (out_signed)"))
+        store("rounding", rounding_mode(self.rounding))
+        store("overflow", overflow_mode(self.overflow))
         store("slope_impl", _check_choice(self.slope_impl, "Slope implementation",
                                           SLOPE_IMPLS))
         store("ready", _check_choice(self.ready, "Ready mode", READY_MODES))
@@ -624,17 +832,21 @@ class Spec:
 
     @cached_property
     def input_format(self):
-        return FixedFormat(self.width, self.frac)
+        return FixedFormat(self.width, self.frac, self.signed)
 
     @cached_property
     def output_format(self):
-        return FixedFormat(self.out_width, self.out_frac)
+        return FixedFormat(self.out_width, self.out_frac, self.out_signed)
 
     @property
     def output_range(self):
-        """``(lo, hi)``: the output codes that ``overflow`` may produce."""
+        """``(lo, hi)``: the output codes that ``overflow`` may produce; a result that rounds
+        outside them saturates to the nearer one, or becomes zero with ``saturate_zero``
+        (``wrap`` wraps over the whole format)."""
         fmt = self.output_format
-        lo = -fmt.max_code if self.overflow == "saturate_symmetric" else fmt.min_code
+        lo = fmt.min_code
+        if self.overflow == "saturate_symmetric":
+            lo = max(lo, -fmt.max_code)
         return lo, fmt.max_code
 
     # Quantized constants -----------------------------------------------------------------------
@@ -715,7 +927,8 @@ class Spec:
         """The parameters as given (after defaults), as a dict of plain values."""
         return {
             "kind": self.kind, "width": self.width, "frac": self.frac,
-            "out_width": self.out_width, "out_frac": self.out_frac, "slope": self.slope,
+            "out_width": self.out_width, "out_frac": self.out_frac, "signed": self.signed,
+            "out_signed": self.out_signed, "slope": self.slope,
             "slopes": None if self.slopes is None else list(self.slopes),
             "slope_frac": self.slope_frac, "slope_impl": self.slope_impl,
             "threshold": self.threshold, "max_value": self.max_value,

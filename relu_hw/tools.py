@@ -14,6 +14,7 @@ outside it (:func:`check_workdir`), and tools get relative paths.
 """
 
 import contextlib
+import contextvars
 import functools
 import os
 import re
@@ -27,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 __all__ = ["ToolError", "find", "run", "run_yowasp", "run_parallel", "kill_all", "interrupt",
-           "interruptible", "tool_version", "tool_versions", "cache_root", "work_root",
-           "under_tmp", "check_workdir"]
+           "interruptible", "tool_scope", "cancel_scope", "tool_version", "tool_versions",
+           "cache_root", "work_root", "under_tmp", "check_workdir"]
 
 
 class ToolError(RuntimeError):
@@ -103,8 +104,11 @@ def find(name):
     return found
 
 
-_live = set()
+# Running tools, each with the scope it was started in (see tool_scope).
+_live = {}
 _live_lock = threading.Lock()
+_scope = contextvars.ContextVar("relu_hw_tool_scope", default=None)
+_cancelled_scopes = set()
 
 
 def _descendants(pid):
@@ -155,6 +159,30 @@ def kill_all():
         _kill_tree(proc)
 
 
+@contextlib.contextmanager
+def tool_scope(name):
+    """Within this block (and in the threads :func:`run_parallel` starts from it), tools run in
+    scope ``name``, which :func:`cancel_scope` stops. For a process that runs the work of
+    several callers, such as a cluster's worker, so that one caller's work can be stopped
+    without touching the others'."""
+    token = _scope.set(name)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def cancel_scope(name):
+    """Kill the tools running in scope ``name``, with what they started, and refuse to start
+    another in it (:func:`run` then raises :exc:`ToolError`). Returns how many were killed."""
+    with _live_lock:
+        _cancelled_scopes.add(name)
+        procs = [proc for proc, scope in _live.items() if scope == name]
+    for proc in procs:
+        _kill_tree(proc)
+    return len(procs)
+
+
 _interrupted = threading.Event()
 
 
@@ -194,7 +222,9 @@ def run_parallel(fn, items, jobs, done=None):
     items = list(items)
     results = [None] * len(items)
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items) or 1))) as pool:
-        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        # Each call runs in a copy of this thread's context, so that it keeps its tool scope.
+        futures = {pool.submit(contextvars.copy_context().run, fn, item): i
+                   for i, item in enumerate(items)}
         try:
             for future in as_completed(futures):
                 i = futures[future]
@@ -221,6 +251,9 @@ def run(argv, cwd, env=None, timeout=None, log=None, check=True, what=None):
     argv = [str(a) for a in argv]
     if _interrupted.is_set():
         raise KeyboardInterrupt
+    scope = _scope.get()
+    if scope is not None and scope in _cancelled_scopes:
+        raise ToolError(what or Path(argv[0]).name, -signal.SIGKILL, "cancelled")
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -229,7 +262,10 @@ def run(argv, cwd, env=None, timeout=None, log=None, check=True, what=None):
         raise ToolError(what or Path(argv[0]).name, 127,
                         f"{argv[0]} is not installed") from None
     with _live_lock:
-        _live.add(proc)
+        _live[proc] = scope
+        if scope is not None and scope in _cancelled_scopes:
+            # Cancelled while it started: cancel_scope did not see it.
+            _kill_tree(proc)
     try:
         output, _ = proc.communicate(timeout=timeout)
         returncode = proc.returncode
@@ -244,7 +280,7 @@ def run(argv, cwd, env=None, timeout=None, log=None, check=True, what=None):
         raise
     finally:
         with _live_lock:
-            _live.discard(proc)
+            _live.pop(proc, None)
     log_path = None
     if log is not None:
         log_path = Path(cwd) / log

@@ -142,7 +142,8 @@ if cocotb is not None:
                                                                               per_beat)
                 padded = np.zeros((len(data), -(-per_beat // 4) * 4), dtype=np.uint8)
                 padded[:, :per_beat] = raw
-                lanes = unpack_tdata(padded.view("<u4"), fmt_out.lane_bits, spec.lanes)
+                lanes = unpack_tdata(padded.view("<u4"), fmt_out.lane_bits, spec.lanes,
+                                     fmt_out.signed)
                 expected = golden(spec, data)
                 bad = np.argwhere(lanes != expected)
                 assert not len(bad), (

@@ -21,11 +21,25 @@ def processes_under(folder):
     return found
 
 
-def interrupt(args, after, cwd, workdir):
+def processes_in_group(group):
+    """Process ids in process group ``group``, but for zombies (ended, not yet collected)."""
+    found = []
+    for pid in (int(p.name) for p in Path("/proc").glob("[0-9]*")):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if os.getpgid(pid) == group and state != "Z":
+                found.append(pid)
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+def interrupt(args, after, cwd, workdir, group=False):
     """Start ``relu-hw args`` in a process group of its own, wait until tools run in
     ``workdir`` (at least ``after`` seconds), send one SIGINT to the group and wait for the
     command to end. Returns ``(exit status, stderr, seconds from SIGINT to exit, processes
-    left in workdir a moment later)``."""
+    left in workdir a moment later)``; with ``group``, processes left in the command's process
+    group (such as a cluster's workers) count as left too."""
     proc = subprocess.Popen([sys.executable, "-m", "relu_hw", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -39,4 +53,5 @@ def interrupt(args, after, cwd, workdir):
     _, err = proc.communicate(timeout=60)
     seconds = time.monotonic() - start
     time.sleep(0.5)
-    return proc.returncode, err, seconds, processes_under(workdir)
+    left = processes_under(workdir) + (processes_in_group(proc.pid) if group else [])
+    return proc.returncode, err, seconds, left

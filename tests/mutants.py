@@ -98,7 +98,7 @@ MUTANTS = [
            dict(kind="leaky_relu", width=8, frac=4, out_width=6, slope="1/4", lanes=2),
            "golden"),
     Mutant("sign_bit", "negative test reads bit width-2 instead of the sign bit",
-           "datapath", (("        sign = x[-1]\n", "        sign = x[-2]\n"),),
+           "datapath", (("select = ~x[-1]", "select = ~x[-2]"),),
            dict(kind="relu", width=8, frac=4, lanes=2),
            "golden"),
     Mutant("threshold_ge", "thresholded_relu compares >= instead of >",

@@ -14,7 +14,9 @@ def _round(y, mode):
     sign = 1 if y >= 0 else -1
     return {
         "floor": lambda: math.floor(y),
+        "ceil": lambda: math.ceil(y),
         "toward_zero": lambda: math.trunc(y),
+        "away": lambda: sign * math.ceil(abs(y)),
         "half_up": lambda: math.floor(y + half),
         "half_down": lambda: math.ceil(y - half),
         "half_toward_zero": lambda: sign * math.ceil(abs(y) - half),
@@ -36,8 +38,13 @@ def reference(spec, code, lane=0):
     if spec.max_value_q is not None:
         v = min(v, spec.max_value_q.value)
     r = _round(v * 2 ** spec.out_frac, spec.rounding)
-    hi = 2 ** (spec.out_width - 1) - 1
-    lo = -hi if spec.overflow == "saturate_symmetric" else -hi - 1
+    if spec.out_signed:
+        hi = 2 ** (spec.out_width - 1) - 1
+        lo = -hi if spec.overflow == "saturate_symmetric" else -hi - 1
+    else:
+        lo, hi = 0, 2 ** spec.out_width - 1
     if spec.overflow == "wrap":
         return (r - lo) % 2 ** spec.out_width + lo
+    if spec.overflow == "saturate_zero":
+        return r if lo <= r <= hi else 0
     return max(lo, min(hi, r))

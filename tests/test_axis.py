@@ -20,6 +20,20 @@ def test_port_names():
     assert "s_axis_tuser" not in AXIStreamActivation(Spec()).signature.members
 
 
+def test_vendor_attributes_are_on_the_ports_or_off():
+    spec = Spec(user_width=2)
+    top = AXIStreamActivation(spec)
+    assert top.vendor_attributes
+    assert top.s_axis_tuser.attrs == {
+        "X_INTERFACE_INFO": "xilinx.com:interface:axis:1.0 s_axis TUSER"}
+    assert top.aresetn.attrs["X_INTERFACE_PARAMETER"] == "POLARITY ACTIVE_LOW"
+    plain = AXIStreamActivation(spec, vendor_attributes=False)
+    assert not plain.vendor_attributes
+    assert all(not getattr(plain, name).attrs for name in plain.signature.members)
+    with pytest.raises(TypeError, match="Vendor attributes must be True or False, not 1"):
+        AXIStreamActivation(spec, vendor_attributes=1)
+
+
 @pytest.mark.parametrize("width, out_width, lanes, bits_in, bits_out", [
     (16, 16, 4, 64, 64), (12, 8, 3, 48, 24), (5, 9, 2, 16, 32), (32, 17, 1, 32, 24),
 ])

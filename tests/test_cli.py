@@ -26,19 +26,29 @@ def test_generate(tmp_path, capsys):
     code, out, _ = run(["generate", "-o", str(tmp_path), "--kind", "leaky_relu",
                         "--slope", "1/8", "--lanes", "2"], capsys)
     assert code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaky_relu_axis.json",
-                                                          "leaky_relu_axis.v"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "leaky_relu_axis.core", "leaky_relu_axis.json", "leaky_relu_axis.v",
+        "leaky_relu_axis_in.hex", "leaky_relu_axis_out.hex", "leaky_relu_axis_tb.v"]
     m = json.loads((tmp_path / "leaky_relu_axis.json").read_text())
     assert m["slope"] == "1/8" and m["lanes"] == 2
     assert "wrote" in out
+
+
+def test_generate_without_vendor_attributes(tmp_path, capsys):
+    for flags, folder in (([], "with"), (["--no-vendor-attributes"], "without")):
+        assert run(["generate", "-o", str(tmp_path / folder), "--lanes", "1", *flags],
+                   capsys)[0] == 0
+    assert ('(* X_INTERFACE_INFO = "xilinx.com:interface:axis:1.0 s_axis TDATA" *)'
+            in (tmp_path / "with" / "relu_axis.v").read_text())
+    assert "X_INTERFACE" not in (tmp_path / "without" / "relu_axis.v").read_text()
 
 
 def test_generate_twice_is_byte_identical(tmp_path, capsys):
     for d in ("a", "b"):
         assert run(["generate", "-o", str(tmp_path / d), "--kind", "prelu", "--lanes", "2",
                     "--slopes", "0.1,-0.2"], capsys)[0] == 0
-    assert (tmp_path / "a" / "prelu_axis.v").read_bytes() == \
-        (tmp_path / "b" / "prelu_axis.v").read_bytes()
+    for a in (tmp_path / "a").iterdir():
+        assert a.read_bytes() == (tmp_path / "b" / a.name).read_bytes(), a.name
 
 
 def test_simulate_text_and_json(capsys):
@@ -92,6 +102,41 @@ def test_config_file(tmp_path, capsys):
     assert m["output"]["frac"] == 3 and m["max_value"] == "6"
 
 
+@pytest.mark.parametrize("argv, want", [
+    # RFC 41 notation; the modes stay the Spec's defaults.
+    (["--in-format", "SQ(4,4)", "--out-format", "UQ(4,4)"],
+     ((8, 4, True), (8, 4, False), "floor", "saturate")),
+    # A type string's modes set rounding and overflow; hls4ml spellings.
+    (["--precision", "ap_fixed<16,6>", "--out-precision", "ap_ufixed<8,3,AP_RND_CONV,AP_SAT>"],
+     ((16, 10, True), (8, 5, False), "half_even", "saturate")),
+    (["--precision", "fixed<8,4>", "--out-precision", "ufixed<8,4,RND_INF,SAT_ZERO>"],
+     ((8, 4, True), (8, 4, False), "half_away", "saturate_zero")),
+    # Omitted modes are ap_fixed's defaults, unless told otherwise; the output takes the
+    # input's type when it has none.
+    (["--precision", "ap_fixed<8,4>"], ((8, 4, True), (8, 4, True), "floor", "wrap")),
+    (["--out-precision", "ap_ufixed<8,4>", "--rounding", "qonnx:HALF_UP"],
+     ((16, 8, True), (8, 4, False), "half_away", "wrap")),
+    (["--precision", "ap_uint<8>", "--rounding", "AP_RND_CONV", "--overflow", "AP_SAT_ZERO"],
+     ((8, 0, False), (8, 0, False), "half_even", "saturate_zero")),
+])
+def test_formats_and_type_strings(tmp_path, capsys, argv, want):
+    code, _, err = run(["generate", "-o", str(tmp_path), *argv], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "relu_axis.json").read_text())
+    got = tuple((f["width"], f["frac"], f["signed"]) for f in (m["input"], m["output"]))
+    assert (*got, m["rounding"], m["overflow"]) == want
+
+
+def test_format_on_the_command_line_replaces_the_files_way(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('in-format = "SQ(4,4)"\nout-format = "UQ(4,4)"\n')
+    code, _, err = run(["generate", "-o", str(tmp_path), "--config", str(cfg), "--width", "12",
+                        "--frac", "6"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "relu_axis.json").read_text())
+    assert (m["input"]["width"], m["input"]["frac"], m["output"]["signed"]) == (12, 6, False)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--width", "1"], "Input width must be an integer from 2 to 32, not 1"),
     (["--kind", "prelu", "--lanes", "2", "--slopes", "0.1"],
@@ -133,8 +178,31 @@ def _usage_error(tmp_path, capsys, argv, message, command=None):
 HOSTILE = [
     # Argument types and choices: argparse's message, on two lines.
     (["generate", "--rounding", "nearest"],
-     "argument --rounding: invalid choice: 'nearest' (choose from 'floor', 'toward_zero', "
-     "'half_up', 'half_down', 'half_toward_zero', 'half_away', 'half_even')"),
+     "Rounding mode must be one of 'floor', 'ceil', 'toward_zero', 'away', 'half_up', "
+     "'half_down', 'half_toward_zero', 'half_away', 'half_even', or a framework's name for one "
+     "such as 'AP_RND_CONV' or 'qonnx:HALF_UP', not 'nearest'"),
+    # A framework's name that means something else here is taken only with its prefix.
+    (["generate", "--rounding", "HALF_UP"],
+     "Rounding mode 'HALF_UP' means different things in different tools (half_up: half_up, "
+     "to nearest, ties toward plus infinity; qonnx:HALF_UP: half_away, to nearest, ties away "
+     "from zero), so it is taken only as one of these spellings"),
+    (["generate", "--rounding", "tf:ROUND"],
+     "Rounding mode 'tf:ROUND' has an unknown framework prefix; prefixes are ap_fixed:, "
+     "qonnx:, brevitas:, onnx:"),
+    # Formats: one way each, and a type's modes are not contradicted.
+    (["generate", "--in-format", "SQ(4,4)", "--frac", "2"],
+     "The input format is given as --width/--frac and as --in-format; give it one way"),
+    (["generate", "--out-format", "UQ(4,4)", "--out-precision", "ap_ufixed<8,4>"],
+     "The output format is given as --out-format and as --out-precision; give it one way"),
+    (["generate", "--in-format", "Q(4,4)"],
+     "--in-format must be written SQ(i, f) (signed) or UQ(i, f) (unsigned), with i integer "
+     "and f fractional bits, not 'Q(4,4)'"),
+    (["generate", "--precision", "ap_fixed<8,10>"],
+     "--precision 'ap_fixed<8,10>' has -2 fractional bits of 8; they must be 0 to the width "
+     "(no integer bits below the point or beyond the width)"),
+    (["generate", "--out-precision", "ap_fixed<8,4,AP_RND,AP_WRAP>", "--overflow", "saturate"],
+     "--overflow saturate contradicts --out-precision ap_fixed<8,4,AP_RND,AP_WRAP>, whose "
+     "mode is wrap; give one of them"),
     (["simulate", "--lanes", "four"], "argument --lanes: invalid int value: 'four'"),
     (["generate", "--config", "a.toml", "--config", "b.toml"],
      "--config given twice; give one file (options on the command line win over its keys)"),

@@ -41,12 +41,19 @@ CONFIGS = [
          ready="registered"),
     Spec(kind="leaky_relu", slope="-0.75", width=8, frac=3, out_width=6, out_frac=2, lanes=8,
          stages=1, ready="registered", user_width=2, overflow="saturate_symmetric"),
+    # Unsigned: zero-extended output lanes (10 bits in 16), an unsigned 12-bit input.
+    Spec(kind="leaky_relu", slope="0.5", width=12, frac=4, out_width=10, out_frac=2,
+         out_signed=False, lanes=3, stages=1, ready="combinational", rounding="ceil",
+         overflow="saturate_zero"),
+    Spec(kind="relu", width=12, frac=4, signed=False, out_width=8, out_frac=0,
+         out_signed=False, max_value="200", lanes=2, stages=2, rounding="away"),
 ]
 
 
 def _ids(spec):
+    sign = "".join("s" if s else "u" for s in (spec.signed, spec.out_signed))
     return (f"{spec.kind}-{spec.width}b-{spec.lanes}l-{spec.stages}s-{spec.ready[:4]}"
-            f"-u{spec.user_width}")
+            f"-u{spec.user_width}-{sign}")
 
 
 SIMULATORS = ["verilator", "icarus"]

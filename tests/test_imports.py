@@ -12,11 +12,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "relu_hw"
 # Lowest first. A module may import modules of its own layer or of layers below it.
 LAYERS = [
     {"relu_hw", "relu_hw.spec", "relu_hw.files", "relu_hw.tools", "relu_hw.regmap"},
-    {"relu_hw.golden", "relu_hw.frames", "relu_hw.gateware"},
+    {"relu_hw.golden", "relu_hw.frames", "relu_hw.gateware", "relu_hw.onnx"},
     {"relu_hw.generate", "relu_hw.regdocs"},
-    {"relu_hw.sim", "relu_hw.formal", "relu_hw.formal_control"},
+    {"relu_hw.sim", "relu_hw.formal", "relu_hw.formal_control", "relu_hw.fusesoc"},
     {"relu_hw.flows"},
-    {"relu_hw.build"},
+    {"relu_hw.build", "relu_hw.compare"},
     {"relu_hw.cli", "relu_hw.__main__"},
 ]
 # The foundations and the model and gateware import nothing above them, and nothing of the
@@ -29,6 +29,7 @@ ALLOWED = {
     "relu_hw.golden": {"relu_hw.spec"},
     "relu_hw.frames": {"relu_hw.spec", "relu_hw.golden", "relu_hw.regmap"},
     "relu_hw.gateware": {"relu_hw.spec", "relu_hw.regmap", "relu_hw.gateware"},
+    "relu_hw.onnx": {"relu_hw.spec", "relu_hw.tools"},
 }
 
 

@@ -17,9 +17,11 @@ import pytest
 from relu_hw.generate import to_verilog
 from relu_hw.golden import golden
 from relu_hw.sim import Stimulus, check, make_stimulus, run_amaranth, simulate
-from relu_hw.spec import Spec
+from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
 from relu_hw.sim.verilator import (_generated, build_model, find_top, model_cache, pack_tdata,
                                    run_verilator, unpack_tdata)
+
+from .test_golden import _apy_output
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,6 +65,9 @@ EQUIVALENCE = [
          rounding="half_up"),
     Spec(kind="relu", width=16, frac=8, out_width=8, out_frac=2, max_value="20", lanes=5,
          stages=1, ready="combinational", overflow="saturate_symmetric", user_width=3),
+    Spec(kind="prelu", slopes=("0.5", "-0.25"), width=12, frac=4, out_width=10, out_frac=3,
+         out_signed=False, lanes=2, stages=2, ready="registered", rounding="away",
+         overflow="saturate_zero", user_width=2),
 ]
 
 
@@ -134,6 +139,14 @@ def _exhaustive_specs():
             Spec(kind="thresholded_relu", width=w, frac=f, threshold="-2", out_width=w,
                  out_frac=f + 1, rounding="half_even", overflow="saturate_symmetric"),
         ]
+    # Unsigned outputs (below zero overflows) and inputs; the directed modes; saturation to
+    # zero. One width: each model costs a compile.
+    specs += [
+        Spec(kind="leaky_relu", width=8, frac=4, slope="0.375", out_width=6, out_frac=2,
+             out_signed=False, rounding="ceil", overflow="saturate_zero"),
+        Spec(kind="relu", width=8, frac=4, signed=False, out_width=7, out_frac=2,
+             out_signed=False, rounding="away", overflow="wrap"),
+    ]
     return specs
 
 
@@ -141,9 +154,10 @@ EXHAUSTIVE = _exhaustive_specs()
 
 
 def test_exhaustive_set_covers_every_mode():
-    assert {s.rounding for s in EXHAUSTIVE} == {"floor", "toward_zero", "half_up", "half_down",
-                                                "half_toward_zero", "half_away", "half_even"}
-    assert {s.overflow for s in EXHAUSTIVE} == {"wrap", "saturate", "saturate_symmetric"}
+    assert {s.rounding for s in EXHAUSTIVE} == set(ROUNDING_MODES)
+    assert {s.overflow for s in EXHAUSTIVE} == set(OVERFLOW_MODES)
+    assert {(s.signed, s.out_signed) for s in EXHAUSTIVE} == {(True, True), (True, False),
+                                                              (False, False)}
     assert {s.kind for s in EXHAUSTIVE} == {"relu", "leaky_relu", "prelu",
                                             "thresholded_relu"}
 
@@ -419,3 +433,24 @@ def test_a_module_that_never_answers_fails_with_no_output_beat(tmp_path):
                                   f"source offered a beat on {cycles:,} of them and the sink "
                                   f"was ready on {cycles:,}")
         assert result.mismatches[0].what == "lost"
+
+
+def test_unsigned_8bit_relu_output_is_8_bits_and_exact_on_every_code():
+    # SQ(6, 4) in, UQ(4, 4) out: the ReLU's results fill 0 to 255, all 8 bits, with no sign
+    # bit; a signed 8-bit output would keep 7 of them.
+    spec = Spec(kind="relu", width=10, frac=4, out_width=8, out_frac=4, out_signed=False,
+                rounding="half_even", lanes=1)
+    text = to_verilog(spec)
+    assert re.search(r"output \[7:0\] m_axis_tdata;", text)
+    assert re.search(r"reg \[7:0\] stage1_lane0_y\b", text)
+    signed = to_verilog(Spec(**dict(spec.options(), out_signed=True)))
+    assert re.search(r"reg \[6:0\] stage1_lane0_y\b", signed)
+    codes = np.arange(-512, 512)
+    ones = np.ones(1, dtype=bool)
+    stim = Stimulus(codes[:, None], np.zeros(len(codes), bool), np.zeros(len(codes), np.uint64),
+                    ones, ones)
+    got = run_verilator(spec, stim).data[:, 0]
+    # The external reference: apytypes, on every input code.
+    want = [_apy_output(spec, int(c), 0) for c in codes]
+    assert got.tolist() == want
+    assert min(want) == 0 and max(want) == 255

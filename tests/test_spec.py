@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
+import re
 from fractions import Fraction
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from relu_hw.spec import (ROUNDING_MODES, OVERFLOW_MODES, Spec, csd_digits, parse_constant,
-                          quantize_slope)
+from relu_hw.spec import (FRAMEWORKS, ROUNDING_MODES, OVERFLOW_MODES, Spec, csd_digits,
+                          parse_constant, parse_format, parse_type, quantize_slope, rounding_mode)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -25,7 +28,9 @@ from relu_hw.spec import (ROUNDING_MODES, OVERFLOW_MODES, Spec, csd_digits, pars
                                     "'prelu', 'thresholded_relu', not 'gelu'"),
     (dict(rounding="nearest"), ValueError, "Rounding mode must be one of 'floor',"),
     (dict(overflow="clip"), ValueError, "Overflow mode must be one of 'wrap', 'saturate', "
-                                        "'saturate_symmetric', not 'clip'"),
+                                        "'saturate_symmetric', 'saturate_zero', or a "
+                                        "framework's name for one such as 'AP_SAT' or "
+                                        "'ap_fixed:AP_SAT_ZERO', not 'clip'"),
     (dict(ready="maybe"), ValueError, "Ready mode must be one of 'registered', "
                                       "'combinational', not 'maybe'"),
     (dict(zeroing="lsr"), ValueError, "Zeroing must be one of 'auto', 'reset', 'logic', "
@@ -161,7 +166,10 @@ def test_output_range():
 
 def test_mode_tables_cover_ap_fixed():
     assert ROUNDING_MODES["half_even"].ap_fixed == "AP_RND_CONV"
-    assert set(OVERFLOW_MODES) == {"wrap", "saturate", "saturate_symmetric"}
+    assert set(OVERFLOW_MODES) == {"wrap", "saturate", "saturate_symmetric", "saturate_zero"}
+    assert {r.ap_fixed for r in ROUNDING_MODES.values()} - {None} == {
+        "AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_MIN_INF", "AP_RND_ZERO", "AP_RND_INF",
+        "AP_RND_CONV"}
 
 
 def test_numpy_scalars_are_taken_like_python_ones():
@@ -199,3 +207,83 @@ def test_refuses_what_a_user_would_not_mean(kwargs, message):
 
 def test_zero_slope_given_as_zero_is_fine():
     assert Spec(kind="leaky_relu", slope="0").lane_slopes[0].code == 0
+
+
+def test_unsigned_format():
+    fmt = parse_format("UQ(4, 4)")
+    assert (fmt.width, fmt.frac, fmt.signed, fmt.min_code, fmt.max_code) == (8, 4, False, 0, 255)
+    assert str(fmt) == "UQ(4, 4)" and fmt.codes(0x1FF) == 255
+    assert fmt.codes(np.array([255, 256, 128])).tolist() == [255, 0, 128]
+    assert str(parse_format("sq(1,7)")) == "SQ(1, 7)"
+    spec = Spec(kind="relu", width=8, frac=4, out_signed=False)
+    assert spec.output_range == (0, 255) and spec.options()["out_signed"] is False
+    assert Spec(out_signed=False, overflow="saturate_symmetric").output_range == (0, 65535)
+    with pytest.raises(TypeError, match="Output signedness .out_signed. must be True or False"):
+        Spec(out_signed="no")
+
+
+@pytest.mark.parametrize("name, mode", [
+    ("half_up", "half_up"), ("AP_RND", "half_up"), ("ap_fixed:ap_rnd_conv", "half_even"),
+    ("qonnx:HALF_UP", "half_away"), ("qonnx:half_down", "half_toward_zero"),
+    ("qonnx:UP", "away"), ("qonnx:DOWN", "toward_zero"), ("CEIL", "ceil"),
+    ("ROUND", "half_even"), ("HALF_EVEN", "half_even"), ("brevitas:ROUND_TO_ZERO", "toward_zero"),
+    ("onnx:QuantizeLinear", "half_even"),
+])
+def test_framework_rounding_names(name, mode):
+    assert rounding_mode(name) == mode
+    assert Spec(rounding=name).rounding == mode
+
+
+@pytest.mark.parametrize("name", ["HALF_UP", "HALF_DOWN", "Half_Up"])
+def test_framework_names_that_clash_need_their_prefix(name):
+    with pytest.raises(ValueError, match="means different things in different tools"):
+        rounding_mode(name)
+
+
+def test_every_framework_name_is_unique_within_its_framework():
+    seen = {}
+    for mode, rule in ROUNDING_MODES.items():
+        for name in rule.names + ((f"ap_fixed:{rule.ap_fixed}",) if rule.ap_fixed else ()):
+            assert name.partition(":")[0] in FRAMEWORKS
+            assert seen.setdefault(name.upper(), mode) == mode
+            assert rounding_mode(name) == mode
+
+
+@pytest.mark.parametrize("text, want", [
+    ("ap_fixed<16,6,AP_RND_CONV,AP_SAT>", ((16, 10, True), "half_even", "saturate")),
+    ("ap_ufixed<8, 3>", ((8, 5, False), None, None)),
+    ("fixed<8,4,RND_ZERO,SAT_SYM,0>", ((8, 4, True), "half_toward_zero", "saturate_symmetric")),
+    ("ap_uint<8>", ((8, 0, False), None, None)),
+])
+def test_parse_type(text, want):
+    fmt, rounding, overflow = parse_type(text)
+    assert ((fmt.width, fmt.frac, fmt.signed), rounding, overflow) == want
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ap_fixed<8,4,AP_RND,AP_SAT,2>", "asks for 2 saturation bits"),
+    ("ap_fixed<8,4,AP_ROUND>", "has quantization mode 'AP_ROUND'"),
+    ("ap_fixed<8>", "must have two to five parameters"),
+    ("ap_fixed<40,4>", "is 40 bits wide; widths are 2 to 32"),
+])
+def test_parse_type_errors(text, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_type(text)
+
+
+def test_readme_mode_table_matches_the_rounding_table():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("`") and cells[0].strip("`") in ROUNDING_MODES:
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(ROUNDING_MODES)
+    for mode, (_, description, ap_fixed, qonnx, brevitas, onnx) in rows.items():
+        rule = ROUNDING_MODES[mode]
+        assert description == rule.description
+        assert ap_fixed.strip("`") == (rule.ap_fixed or "")
+        for framework, cell in (("qonnx", qonnx), ("brevitas", brevitas), ("onnx", onnx)):
+            named = {n.partition(":")[2] for n in rule.names if n.startswith(framework + ":")}
+            assert {c.strip(" `") for c in cell.split(",") if c.strip()} == named, (mode,
+                                                                                   framework)

@@ -86,6 +86,41 @@ def test_interrupt_kills_the_whole_tree(tmp_path):
     assert not tools._live
 
 
+def test_cancel_scope_kills_only_that_scope(tmp_path):
+    # As on a cluster's worker: two callers' tools in one process; cancelling one caller's
+    # scope kills its tools (through run_parallel's threads too) and no other.
+    results = {}
+
+    def caller(scope, jobs):
+        with tools.tool_scope(scope):
+            try:
+                results[scope] = tools.run_parallel(
+                    lambda _: tools.run([sys.executable, "-c", _TREE], cwd=tmp_path,
+                                        timeout=20, check=False)[0], [0], jobs)
+            except tools.ToolError as e:
+                results[scope] = e
+    threads = [threading.Thread(target=caller, args=("a", 1)),
+               threading.Thread(target=caller, args=("b", 1))]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(tools._live) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(tools._live.values()) == ["a", "b"]
+    procs = {scope: proc for proc, scope in tools._live.items()}
+    tree = _pids_below(procs["a"].pid)
+    assert tools.cancel_scope("a") == 1
+    assert _gone([procs["a"].pid, *tree])
+    assert _alive(procs["b"].pid)
+    tools._kill_tree(procs["b"])
+    for thread in threads:
+        thread.join()
+    assert results["a"] == [-signal.SIGKILL]
+    # A cancelled scope starts nothing more.
+    with tools.tool_scope("a"), pytest.raises(tools.ToolError, match="cancelled"):
+        tools.run([sys.executable, "-c", "pass"], cwd=tmp_path)
+
+
 def test_missing_tool():
     with pytest.raises(tools.ToolError, match="no-such-tool-here is not installed"):
         tools.find("no-such-tool-here")

@@ -14,10 +14,12 @@ from ..flows import DEFAULT_TARGET, TARGETS, flow_workdir, report_markdown, run_
 from ..flows.baseline import (compare, load_points, load_report, record, record_differs,
                               run_point, write_table)
 from ..flows.board import BOARDS, DEFAULT_BEATS, MAX_BEATS, build_board
+from ..flows.cluster import check_scheduler
 from ..flows.report import DEFAULT_SEEDS, check_flow_args
-from ..flows.sweep import grid, run_sweep, write_outputs
-from ..tools import ToolError, check_workdir, work_root
-from .options import UsageError, check_output, spec_from_args
+from ..flows.sweep import (DEFAULT_POINT_TIMEOUT, check_point_timeout, grid, run_sweep,
+                           write_outputs)
+from ..tools import ToolError, cache_root, check_workdir, work_root
+from .options import FORMAT_STRINGS, UsageError, check_output, spec_from_args
 
 __all__ = ["register"]
 
@@ -138,8 +140,10 @@ def cmd_board(args):
 def _register_sweep(subparsers, common, spec_options):
     """Add ``sweep``: every configuration option, ``--target`` and ``--speed`` take comma
     lists (``--slopes`` takes ``;``-separated lists of comma lists)."""
+    # Format strings (SQ(4,4), ap_fixed<8,4>) hold commas of their own: a grid of formats is
+    # a grid of --width and --frac.
     spec_actions = [a for a in spec_options._actions
-                    if a.option_strings and a.dest not in ("help", "config")]
+                    if a.option_strings and a.dest not in ("help", "config", *FORMAT_STRINGS)]
     p = subparsers.add_parser(
         "sweep", parents=[common], help="run synth over a grid of options, in parallel",
         description="Run the synthesis flow for every combination of the given values (each "
@@ -161,11 +165,31 @@ def _register_sweep(subparsers, common, spec_options):
     flow.add_argument("--freq", type=float, default=None, metavar="MHZ",
                       help="clock constraint for nextpnr (default: per target)")
     flow.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                      help="points at a time (default: the machine's cores)")
+                      help="points at a time on this machine, without --scheduler (default: "
+                           "the machine's cores)")
+    flow.add_argument("--timeout", type=float, default=DEFAULT_POINT_TIMEOUT,
+                      metavar="SECONDS",
+                      help=f"time a point may take, synthesis and place and route together; "
+                           f"a point that takes longer fails (default {DEFAULT_POINT_TIMEOUT})")
+    run = p.add_argument_group("where points run, and the cache")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the points on a Dask cluster: local:N starts one of N worker "
+                          "processes on this machine, tcp://HOST:PORT connects to a running "
+                          "scheduler whose workers have relu-hw installed (needs pip install "
+                          "'relu-hw[cluster]'; default: threads of this process, --jobs at a "
+                          "time)")
+    run.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                     help="reports of points already done, by content (configuration, target, "
+                          "seeds, tool versions): a repeated or interrupted sweep skips them "
+                          "(default sweep under the cache folder, $RELU_HW_CACHE or "
+                          "~/.cache/relu-hw)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="run every point, and record none")
     p.add_argument("-o", "--output", type=Path, default=Path("build") / "sweep", metavar="DIR",
                    help="output folder (default build/sweep)")
     p.add_argument("--workdir", type=Path, default=None, metavar="DIR",
-                   help="tool work folder, outside /tmp (default build/flows/sweep)")
+                   help="tool work folder, outside /tmp, a folder per point (default "
+                        "build/flows/sweep; with --scheduler, the same path on each worker)")
     p.set_defaults(handler=lambda args: cmd_sweep(args, spec_actions))
 
 
@@ -206,7 +230,20 @@ def _grid_values(args, spec_actions):
 def cmd_sweep(args, spec_actions):
     values = _grid_values(args, spec_actions)
     _check_jobs(args.jobs)
+    if args.scheduler is not None:
+        try:
+            check_scheduler(args.scheduler)
+        except ValueError as e:
+            raise UsageError(f"--scheduler: {e}") from None
+    try:
+        check_point_timeout(args.timeout)
+    except ValueError as e:
+        raise UsageError(f"--timeout: {e}") from None
+    if args.no_cache and args.cache is not None:
+        raise UsageError("--cache names the cache that --no-cache turns off; give one of them")
+    cache = None if args.no_cache else args.cache or cache_root() / "sweep"
     check_output(args.output, "-o")
+    check_output(cache, "--cache")
     workdir = args.workdir or work_root() / "flows" / "sweep"
     try:
         combos = grid(values)
@@ -229,7 +266,13 @@ def cmd_sweep(args, spec_actions):
               end=end, file=sys.stderr, flush=True)
 
     points = run_sweep(combos, workdir, seeds=args.seeds, freq=args.freq, jobs=args.jobs,
-                       progress=progress)
+                       progress=progress, scheduler=args.scheduler, cache=cache,
+                       timeout=args.timeout)
+    cached = sum(p.cached for p in points)
+    ran = sum(p.seconds is not None for p in points)
+    print(f"{len(points)} points: {cached} from the cache, {ran} run" +
+          (f" ({sum(p.seconds for p in points if p.seconds is not None):.1f} s of work)"
+           if ran else ""), file=sys.stderr)
     for path in write_outputs(points, args.output):
         print(f"wrote {path}")
     bad = [p for p in points if not p.ok]

@@ -11,6 +11,7 @@ from .. import __version__
 from ..build import build
 from ..files import to_json, write_files
 from ..flows import DEFAULT_TARGET, TARGETS, flow_workdir
+from ..fusesoc import core_files
 from ..generate import manifest, to_verilog
 from ..regdocs import regmap_files
 from ..sim import simulate
@@ -18,6 +19,7 @@ from ..tools import ToolError, interruptible
 from .flows import register as register_flows
 from .options import (Parser, UsageError, check_output, check_sim_args, sim_parser,
                       spec_from_args, spec_parser, writes_from_args)
+from .model import register as register_model
 from .verify import register as register_verify
 
 __all__ = ["main", "build_parser"]
@@ -42,7 +44,8 @@ def _end_progress():
 def cmd_generate(args):
     spec = spec_from_args(args)
     check_output(args.output, "-o")
-    files = {f"{spec.name}.v": to_verilog(spec), f"{spec.name}.json": to_json(manifest(spec))}
+    files = {f"{spec.name}.v": to_verilog(spec, vendor_attributes=args.vendor_attributes),
+             f"{spec.name}.json": to_json(manifest(spec)), **core_files(spec)}
     if spec.control != "none":
         files.update(regmap_files(spec))
     for path in write_files(args.output, files):
@@ -125,10 +128,18 @@ def build_parser():
     json_out.add_argument("--json", action="store_true",
                           help="print the result as JSON on standard output")
 
-    sub.add_parser("generate", parents=[common, spec_options, out],
-                   help="write <name>.v and <name>.json",
-                   description="Write the Verilog (<name>.v) and its manifest (<name>.json).",
-                   ).set_defaults(handler=cmd_generate)
+    p = sub.add_parser(
+        "generate", parents=[common, spec_options, out],
+        help="write <name>.v, <name>.json and a FuseSoC core with a self-checking testbench",
+        description="Write the Verilog (<name>.v), its manifest (<name>.json), a FuseSoC core "
+                    "(<name>.core) and the self-checking testbench its sim target runs "
+                    "(<name>_tb.v, with vectors from the golden model in <name>_in.hex and "
+                    "<name>_out.hex).")
+    p.add_argument("--no-vendor-attributes", dest="vendor_attributes", action="store_false",
+                   help="leave out the Xilinx interface attributes (X_INTERFACE_INFO, "
+                        "X_INTERFACE_PARAMETER) from which Vivado infers the AXI4-Stream "
+                        "interfaces, clock and reset")
+    p.set_defaults(handler=cmd_generate)
     sub.add_parser("simulate", parents=[common, spec_options, sim_parser(1.0, 1.0), json_out],
                    help="check the gateware cycle by cycle against the golden model",
                    description="Simulate the block cycle-accurately under random idle cycles "
@@ -151,6 +162,7 @@ def build_parser():
     p.set_defaults(handler=cmd_build)
     register_verify(sub, common, spec_options)
     register_flows(sub, common, spec_options)
+    register_model(sub, common, spec_options)
     return parser
 
 

@@ -12,7 +12,7 @@ from ..sim import BACKENDS
 from ..sim.stimulus import MAX_BEATS, MAX_IDLE_CYCLES
 from ..sim.verilator import model_cache
 
-__all__ = ["UsageError", "SPEC_OPTIONS", "Parser", "spec_parser", "sim_parser",
+__all__ = ["UsageError", "SPEC_OPTIONS", "FORMAT_STRINGS", "Parser", "spec_parser", "sim_parser",
            "check_sim_args", "check_output", "spec_from_args", "spec_dests", "writes_from_args"]
 
 
@@ -45,6 +45,19 @@ SPEC_OPTIONS = [
     ("frac", int, "fractional bits of the input, 0 to width (default 8)"),
     ("out-width", int, "output width in bits (default: the input width)"),
     ("out-frac", int, "fractional bits of the output (default: the input's)"),
+    ("in-format", str, "input format in RFC 41 notation: SQ(i,f) signed or UQ(i,f) unsigned, "
+                       "i integer bits (counting the sign) and f fractional (instead of "
+                       "--width/--frac; default SQ(8,8))"),
+    ("out-format", str, "output format, SQ(i,f) or UQ(i,f) (default: the input's)"),
+    ("precision", str, "input format as a C++ type: ap_fixed<W,I[,Q[,O]]>, ap_ufixed<...>, "
+                       "ap_int<W>, ap_uint<W>, or hls4ml's fixed<W,I>, ufixed<W,I> (I counts "
+                       "the sign bit). When the output takes this type too, its modes Q and O "
+                       "set the rounding and overflow, as in ap_fixed; a type that omits them "
+                       "means ap_fixed's defaults, AP_TRN (floor) and AP_WRAP (wrap), unless "
+                       "--rounding/--overflow say otherwise"),
+    ("out-precision", str, "output format as a C++ type, like --precision; its modes (or "
+                           "ap_fixed's defaults AP_TRN and AP_WRAP where it omits them) set "
+                           "the rounding and overflow"),
     ("slope", str, f"leaky_relu slope, a decimal or fraction such as 0.01 or 41/4096 "
                    f"(default {specmod.DEFAULT_SLOPE})"),
     ("slopes", str, "prelu slopes, comma-separated, one per lane (required for prelu)"),
@@ -55,10 +68,15 @@ SPEC_OPTIONS = [
                         "keep each within 2^-12 relative)"),
     ("threshold", str, f"thresholded_relu threshold (default {specmod.DEFAULT_THRESHOLD})"),
     ("max-value", str, "clip the activation from above, e.g. 6 for ReLU6 (default: none)"),
-    ("rounding", str, f"rounding into the output format: {', '.join(specmod.ROUNDING_MODES)} "
-                      f"(default floor)"),
-    ("overflow", str, f"overflow handling: {', '.join(specmod.OVERFLOW_MODES)} "
-                      f"(default saturate)"),
+    ("rounding", str, f"rounding into the output format: {', '.join(specmod.ROUNDING_MODES)}; "
+                      f"or a framework's name: ap_fixed's (AP_RND_CONV), or "
+                      f"{', '.join(f for f in specmod.FRAMEWORKS if f != 'ap_fixed')} names "
+                      f"with their prefix (qonnx:HALF_UP). A name alone is taken only where "
+                      f"every tool means the same by it: QONNX's HALF_UP rounds ties away from "
+                      f"zero (our half_away), not up like our half_up, so it needs "
+                      f"'qonnx:' (default floor)"),
+    ("overflow", str, f"overflow handling: {', '.join(specmod.OVERFLOW_MODES)}, or ap_fixed's "
+                      f"name (AP_SAT_ZERO) (default saturate)"),
     ("lanes", int, "parallel lanes per beat, 1 to 256 (default 4)"),
     ("stages", int, "pipeline register stages = latency in cycles, 1 to 16 (default 1)"),
     ("ready", str, "input ready: registered (skid buffer) or combinational "
@@ -82,10 +100,20 @@ SPEC_OPTIONS = [
                       f"and TLAST restarts at channel 0 (default: one per lane)"),
 ]
 
-_CHOICES = {"kind": tuple(specmod.KINDS), "rounding": tuple(specmod.ROUNDING_MODES),
-            "overflow": tuple(specmod.OVERFLOW_MODES), "slope-impl": specmod.SLOPE_IMPLS,
+_CHOICES = {"kind": tuple(specmod.KINDS), "slope-impl": specmod.SLOPE_IMPLS,
             "ready": specmod.READY_MODES, "zeroing": specmod.ZEROING_MODES,
             "control": specmod.CONTROL_MODES}
+
+#: Options whose values are format strings.
+FORMAT_STRINGS = ("in_format", "out_format", "precision", "out_precision")
+
+#: The ways of giving each format: one way per format, from the command line or the file.
+_FORMAT_WAYS = {
+    "input": {"--width/--frac": ("width", "frac"), "--in-format": ("in_format",),
+              "--precision": ("precision",)},
+    "output": {"--out-width/--out-frac": ("out_width", "out_frac"),
+               "--out-format": ("out_format",), "--out-precision": ("out_precision",)},
+}
 
 
 def spec_parser():
@@ -211,22 +239,74 @@ def writes_from_args(args, spec):
 
 
 def spec_from_args(args):
-    """A :class:`~relu_hw.spec.Spec` from parsed arguments and an optional TOML file."""
-    options = {}
-    if args.config is not None:
-        options.update(_read_config(args.config))
-    for dest in spec_dests():
-        value = getattr(args, dest)
-        if value is not None:
-            options[dest] = value
+    """A :class:`~relu_hw.spec.Spec` from parsed arguments and an optional TOML file.
+
+    Each format is given one way (``--width``/``--frac``, ``--in-format`` or ``--precision``,
+    and likewise for the output); a way given on the command line replaces the file's way of
+    giving that format."""
+    from_file = _read_config(args.config) if args.config is not None else {}
+    given = {dest: getattr(args, dest) for dest in spec_dests()
+             if getattr(args, dest) is not None}
+    for ways in _FORMAT_WAYS.values():
+        for way, keys in ways.items():
+            if any(key in given for key in keys):
+                for other in ways.values():
+                    if other != keys:
+                        for key in other:
+                            from_file.pop(key, None)
+    options = {**from_file, **given}
     if isinstance(options.get("slopes"), str):
         options["slopes"] = tuple(s.strip() for s in options["slopes"].split(","))
     elif isinstance(options.get("slopes"), list):
         options["slopes"] = tuple(options["slopes"])
     try:
+        options = _formats(options)
         return specmod.Spec(**options)
     except (TypeError, ValueError) as e:
         raise UsageError(str(e)) from None
+
+
+def _formats(options):
+    """``options`` with the format strings turned into the Spec's widths, fractions and
+    signedness, and the modes of the type string that describes the output into rounding
+    and overflow."""
+    for side, ways in _FORMAT_WAYS.items():
+        used = [way for way, keys in ways.items() if any(k in options for k in keys)]
+        if len(used) > 1:
+            raise ValueError(f"The {side} format is given as {' and as '.join(used)}; give "
+                             f"it one way")
+    prefix = {"input": "", "output": "out_"}
+    types = {}
+    for side in ("input", "output"):
+        p = prefix[side]
+        text = options.pop(f"{'in' if side == 'input' else 'out'}_format", None)
+        if text is not None:
+            fmt = specmod.parse_format(text, f"--{'in' if side == 'input' else 'out'}-format")
+        else:
+            text = options.pop(f"{p}precision", None)
+            if text is None:
+                continue
+            fmt, *modes = specmod.parse_type(text, f"--{p.replace('_', '-')}precision")
+            types[side] = (f"--{p.replace('_', '-')}precision", text, modes)
+        options.update({f"{p}width": fmt.width, f"{p}frac": fmt.frac,
+                        f"{p}signed": fmt.signed})
+    # The output takes the input's format unless told otherwise, and so its type's modes.
+    output_type = types.get("output") or (types.get("input") if not any(
+        k in options for k in ("out_width", "out_frac", "out_signed")) else None)
+    if output_type is not None:
+        option, text, modes = output_type
+        for name, mode, default, resolve in (
+                ("rounding", modes[0], "floor", specmod.rounding_mode),
+                ("overflow", modes[1], "wrap", specmod.overflow_mode)):
+            asked = options.get(name)
+            if mode is None:
+                options.setdefault(name, default)
+            elif asked is not None and resolve(asked) != mode:
+                raise ValueError(f"--{name} {asked} contradicts {option} {text}, whose mode "
+                                 f"is {mode}; give one of them")
+            else:
+                options[name] = mode
+    return options
 
 
 def _read_config(path):

@@ -104,15 +104,20 @@ def load_report(directory, point_id):
     return report
 
 
+#: Options added after records were made, with the value every older record was made with.
+_ADDED_OPTIONS = {"signed": True, "out_signed": True}
+
+
 def record_differs(point, report):
     """Sentences naming each way the recorded ``report`` was made for another point than
     ``point`` (configuration, target, speed, seeds); empty when it is this point's."""
     problems = []
     recorded, current = report["configuration"], point.spec.options()
     for key in sorted(set(recorded) | set(current)):
-        if recorded.get(key) != current.get(key):
-            problems.append(f"{key} is {recorded.get(key)!r} in the record and "
-                            f"{current.get(key)!r} in baselines.toml")
+        was = recorded.get(key, _ADDED_OPTIONS.get(key))
+        if was != current.get(key):
+            problems.append(f"{key} is {was!r} in the record and {current.get(key)!r} in "
+                            f"baselines.toml")
     target = report["target"]
     if target.get("name") != point.target:
         problems.append(f"the target is {target.get('name')!r} in the record and "

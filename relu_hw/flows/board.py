@@ -62,7 +62,7 @@ def _constants(spec):
 
 def pattern(spec, beats):
     """The generator's input beats: ``(data, last, user)`` with ``data`` of shape
-    ``(beats, lanes)`` (signed input codes)."""
+    ``(beats, lanes)`` (input codes)."""
     seeds, steps = _constants(spec)
     n = np.arange(beats, dtype=np.int64)[:, None]
     data = spec.input_format.codes(np.array(seeds)[None, :] + n * np.array(steps)[None, :])

@@ -72,10 +72,10 @@ def parse_report(report):
     return clock, achieved, constraint, path, utilization
 
 
-def place_and_route(target, netlist, workdir, seed=1, freq=None, speed=None):
+def place_and_route(target, netlist, workdir, seed=1, freq=None, speed=None, timeout=None):
     """Place and route ``netlist`` (a path relative to ``workdir``) with ``seed``, asking for
-    ``freq`` MHz (default the target's). Timing failure is not an error: the achieved Fmax is
-    the result."""
+    ``freq`` MHz (default the target's), within ``timeout`` seconds if given. Timing failure
+    is not an error: the achieved Fmax is the result."""
     workdir = check_workdir(workdir)
     freq = target.default_freq if freq is None else freq
     speed = target.check_speed(speed)
@@ -84,7 +84,7 @@ def place_and_route(target, netlist, workdir, seed=1, freq=None, speed=None):
             "--seed", str(seed), "--freq", f"{freq:g}", "--timing-allow-fail"]
     if target.family == "ice40":
         args.append("--pcf-allow-unconstrained")
-    run_yowasp(target.pnr, args, workdir, log=f"pnr.seed{seed}.log")
+    run_yowasp(target.pnr, args, workdir, log=f"pnr.seed{seed}.log", timeout=timeout)
     clock, fmax, constraint, path, util = parse_report(json.loads((workdir / report)
                                                                   .read_text()))
     return PnrResult(seed=seed, fmax=fmax, clock=clock, constraint=constraint,

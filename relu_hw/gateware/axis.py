@@ -11,7 +11,7 @@ from .axil import AXI4LiteSignature
 from .control import ControlledActivation, needs_controller
 from .pipeline import ActivationPipeline
 
-__all__ = ["AXIStreamActivation", "axis_signature"]
+__all__ = ["AXIStreamActivation", "axis_signature", "interface_attributes"]
 
 
 def axis_signature(spec):
@@ -32,16 +32,41 @@ def axis_signature(spec):
     return wiring.Signature(members)
 
 
+def interface_attributes(spec):
+    """Xilinx's interface attributes of the top level's ports, ``{port: {attribute: value}}``,
+    from which Vivado's block design and IP packager infer the two AXI4-Stream interfaces
+    (``s_axis``, ``m_axis``), the clock they are associated with and the active-low reset.
+    Other tools read them as plain Verilog attributes; they change no logic."""
+    attrs = {
+        "aclk": {"X_INTERFACE_INFO": "xilinx.com:signal:clock:1.0 aclk CLK",
+                 "X_INTERFACE_PARAMETER": "ASSOCIATED_BUSIF s_axis:m_axis, "
+                                          "ASSOCIATED_RESET aresetn"},
+        "aresetn": {"X_INTERFACE_INFO": "xilinx.com:signal:reset:1.0 aresetn RST",
+                    "X_INTERFACE_PARAMETER": "POLARITY ACTIVE_LOW"},
+    }
+    for name in axis_signature(spec).members:
+        prefix, _, signal = name.rpartition("_")
+        if prefix in ("s_axis", "m_axis"):
+            attrs[name] = {"X_INTERFACE_INFO": f"xilinx.com:interface:axis:1.0 {prefix} "
+                                               f"{signal.upper()}"}
+    return attrs
+
+
 class AXIStreamActivation(wiring.Component):
     """An :class:`ActivationPipeline` behind conventional AXI4-Stream ports.
 
     TDATA carries whole bytes: lane ``i`` occupies bits ``[i*P, i*P + width)`` where ``P`` is
     the lane width rounded up to a multiple of 8. Input pad bits are ignored; output lanes are
-    sign-extended to their padded width. TLAST and TUSER travel with their beat.
+    sign-extended to their padded width, or zero-extended when the output format is unsigned.
+    TLAST and TUSER travel with their beat.
 
     Parameters
     ----------
     spec : Spec
+    vendor_attributes : bool
+        Whether the ports carry Xilinx's interface attributes (:func:`interface_attributes`),
+        default ``True``. Amaranth copies a port's attributes onto the internal wires that
+        alias it; tools read them on ports only.
 
     Members
     -------
@@ -61,11 +86,18 @@ class AXIStreamActivation(wiring.Component):
     per-channel slopes is a :class:`~relu_hw.gateware.control.ControlledActivation` inside.
     """
 
-    def __init__(self, spec):
+    def __init__(self, spec, vendor_attributes=True):
         if not isinstance(spec, Spec):
             raise TypeError(f"Spec must be a relu_hw.Spec, not {spec!r}")
+        if not isinstance(vendor_attributes, bool):
+            raise TypeError(f"Vendor attributes must be True or False, not "
+                            f"{vendor_attributes!r}")
         self._spec = spec
+        self._vendor_attributes = vendor_attributes
         super().__init__(axis_signature(spec))
+        if vendor_attributes:
+            for name, attrs in interface_attributes(spec).items():
+                getattr(self, name).attrs.update(attrs)
 
     @property
     def spec(self):
@@ -74,6 +106,10 @@ class AXIStreamActivation(wiring.Component):
     @property
     def latency(self):
         return self._spec.latency
+
+    @property
+    def vendor_attributes(self):
+        return self._vendor_attributes
 
     def elaborate(self, platform):
         m = Module()
@@ -110,7 +146,7 @@ class AXIStreamActivation(wiring.Component):
             lane_out = core.o.payload.data[k]
             m.d.comb += [
                 core.i.payload.data[k].eq(self.s_axis_tdata[k * p_in:k * p_in + spec.width]),
-                # Assigning a signed value to a wider slice sign-extends it.
+                # Assigning to a wider slice extends by the lane's signedness.
                 self.m_axis_tdata[k * p_out:(k + 1) * p_out].eq(lane_out),
             ]
         return m

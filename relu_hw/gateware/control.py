@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 from ..regmap import RegisterMap
 from ..spec import REGISTER_BITS, Spec
 from .axil import DATA_BITS, AXI4LiteSignature, AXI4LiteSlave
-from .datapath import EVENT_FLAGS, slope_operand
+from .datapath import EVENT_FLAGS, format_shape, slope_operand
 from .pipeline import ActivationPipeline, payload_layout
 
 __all__ = ["ControlledActivation", "needs_controller"]
@@ -64,8 +64,8 @@ class ControlledActivation(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(payload_layout(signed(width), lanes, user_width)))
-    o : Out(stream.Signature(payload_layout(signed(out_width), lanes, user_width)))
+    i : In(stream.Signature(payload_layout(format_shape(input_format), lanes, user_width)))
+    o : Out(stream.Signature(payload_layout(format_shape(output_format), lanes, user_width)))
     axil : In(AXI4LiteSignature(address_width))
         With control ``axi-lite`` only.
 
@@ -90,9 +90,9 @@ class ControlledActivation(wiring.Component):
         self.core = ActivationPipeline(spec)
         members = {
             "i": In(stream.Signature(
-                payload_layout(signed(spec.width), spec.lanes, spec.user_width))),
+                payload_layout(format_shape(spec.input_format), spec.lanes, spec.user_width))),
             "o": Out(stream.Signature(
-                payload_layout(signed(spec.out_width), spec.lanes, spec.user_width))),
+                payload_layout(format_shape(spec.output_format), spec.lanes, spec.user_width))),
         }
         if self._regmap is not None:
             members["axil"] = In(AXI4LiteSignature(self._regmap.address_width))

@@ -12,12 +12,17 @@ from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
 from ..spec import ROUNDING_MODES, csd_digits, round_quotient
 
-__all__ = ["Bounded", "LaneDatapath", "choose", "slope_operand", "EVENT_FLAGS"]
+__all__ = ["Bounded", "LaneDatapath", "choose", "format_shape", "slope_operand", "EVENT_FLAGS"]
 
 #: The events :meth:`LaneDatapath.finish` reports per lane when asked: the input was negative,
 #: the output is zero, the clip lowered the rounded value to max_value, overflow saturated it
 #: at the top or the bottom of the output range.
 EVENT_FLAGS = ("negative", "zero", "clip", "sat_high", "sat_low")
+
+
+def format_shape(fmt):
+    """The Amaranth shape of a code of :class:`~relu_hw.spec.FixedFormat` ``fmt``."""
+    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
 
 
 def _shape_for(lo, hi):
@@ -191,12 +196,37 @@ class Bounded:
         return Bounded(choose(self.value >= limit, self.value, limit, shape, by_reset),
                        limit, self.hi)
 
-    def wrap(self, width):
-        """Keep the low ``width`` bits as a signed number."""
-        lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    def wrap(self, width, is_signed=True):
+        """Keep the low ``width`` bits, as a signed number or an unsigned one."""
+        if is_signed:
+            lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+        else:
+            lo, hi = 0, (1 << width) - 1
         if lo <= self.lo and self.hi <= hi:
             return self
-        return Bounded(self.value[:width].as_signed(), lo, hi)
+        value = self.value
+        if value.shape().width < width:
+            # Only a negative value into an unsigned format: extend it before taking bits.
+            value = _resize(value, signed(width))
+        bits = value[:width]
+        return Bounded(bits.as_signed() if is_signed else bits, lo, hi)
+
+    def zero_outside(self, lo, hi, by_reset=True):
+        """``self`` where it lies in ``[lo, hi]`` (which holds 0), else 0; ``by_reset`` as
+        for :func:`choose`."""
+        if lo <= self.lo and self.hi <= hi:
+            return self
+        if self.hi < lo or self.lo > hi:
+            return Bounded.const(0)
+        inside = []
+        if self.lo < lo:
+            inside.append(self.value >= lo)
+        if self.hi > hi:
+            inside.append(self.value <= hi)
+        cond = inside[0] if len(inside) == 1 else inside[0] & inside[1]
+        new_lo, new_hi = min(max(self.lo, lo), 0), max(min(self.hi, hi), 0)
+        return Bounded(choose(cond, self.value, 0, _shape_for(new_lo, new_hi), by_reset),
+                       new_lo, new_hi)
 
 
 def _resize(value, shape):
@@ -245,11 +275,14 @@ class LaneDatapath:
         return min(corners), max(corners)
 
     def prepare(self, x, module=None, slope=None):
-        """Values that depend only on ``x`` (a signed input code), as ``{name: value}``; the
+        """Values that depend only on ``x`` (an input code), as ``{name: value}``; the
         partial sums of a shift-and-add become signals of ``module`` when given. ``slope`` is
         the lane's slope as a value, where slopes are values (:func:`slope_operand`)."""
         values = {"x": x}
-        if self._impl == "variable":
+        # An unsigned input is never negative: it has no use for a slope product.
+        if not self._spec.signed:
+            pass
+        elif self._impl == "variable":
             fmt = self._spec.input_format
             _, _, lo, hi = self._operand
             neg = Bounded(x, fmt.min_code, -1)
@@ -265,13 +298,14 @@ class LaneDatapath:
 
     def prepared_shapes(self):
         """Shapes of the values :meth:`prepare` returns, for pipeline registers."""
-        x = Signal(signed(self._spec.width))
+        x = Signal(format_shape(self._spec.input_format))
         slope = Signal(self._operand[0]) if self._operand is not None else None
         return {name: Value.cast(v).shape() for name, v in self.prepare(x, slope=slope).items()}
 
     def finish(self, values, by_reset=True, events=False):
         """The output code, in the narrowest shape that holds every code it can take (at most
-        ``signed(out_width)``).
+        the output format's: ``signed(out_width)``, or ``unsigned(out_width)`` for an unsigned
+        output).
 
         A constant the output is forced to (ReLU's zero, a clip or saturation limit) is a
         multiplexer, which synthesis maps onto the flip-flops' synchronous reset, when
@@ -283,7 +317,6 @@ class LaneDatapath:
         spec = self._spec
         fmt_in = spec.input_format
         x = values["x"]
-        sign = x[-1]
         self._max_value = values.get("max_value")
         self._flags = []
 
@@ -299,9 +332,14 @@ class LaneDatapath:
             select = x > t  # taken when true
             branches = (self._convert(taken, fmt_in.frac, by_reset) if taken is not None
                         else None, Bounded.const(0))
+        elif not fmt_in.signed:
+            # Every input is at least zero: the identity branch alone.
+            identity = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset)
+            select, branches = Const(1, 1), (identity, identity)
+            self._flags.append(self._flags[0])
         else:
             positive = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset)
-            select = ~sign  # positive branch when true
+            select = ~x[-1]  # positive branch when true
             if spec.kind == "relu" or self._impl == "zero":
                 negative = Bounded.const(0)
                 self._flags.append({})
@@ -327,7 +365,7 @@ class LaneDatapath:
             taken_flags, other_flags = (self._flags[0] if taken is not None else {}), {}
         else:
             taken_flags, other_flags = self._flags[0], self._flags[1]
-        flags = {"negative": sign, "zero": y == 0}
+        flags = {"negative": x[-1] if fmt_in.signed else Const(0, 1), "zero": y == 0}
         for name in ("clip", "sat_high", "sat_low"):
             a, b = taken_flags.get(name, 0), other_flags.get(name, 0)
             flags[name] = (Const(a, 1) if isinstance(a, int) and isinstance(b, int) and a == b
@@ -363,7 +401,9 @@ class LaneDatapath:
         lo, hi = spec.output_range
         self._flags.append(flags)
         if spec.overflow == "wrap":
-            return b.wrap(spec.out_width)
+            return b.wrap(spec.out_width, spec.out_signed)
         flags["sat_high"] = _above(b, hi)
         flags["sat_low"] = 0 if b.lo >= lo else 1 if b.hi < lo else b.value < lo
+        if spec.overflow == "saturate_zero":
+            return b.zero_outside(lo, hi, by_reset)
         return b.clip_above(hi, by_reset).clip_below(lo, by_reset)

@@ -6,7 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..spec import Spec
-from .datapath import EVENT_FLAGS, LaneDatapath, choose, slope_operand
+from .datapath import EVENT_FLAGS, LaneDatapath, choose, format_shape, slope_operand
 
 __all__ = ["payload_layout", "params_layout", "events_layout", "ActivationPipeline",
            "CONTROL_GROUP_BITS"]
@@ -37,7 +37,7 @@ def params_layout(spec):
     if operand is not None:
         fields["slope"] = data.ArrayLayout(operand[0], spec.lanes)
     if "max_value" in spec.runtime:
-        fields["max_value"] = unsigned(spec.out_width - 1)
+        fields["max_value"] = unsigned(spec.output_format.max_code.bit_length())
     if "threshold" in spec.runtime:
         fields["threshold"] = signed(spec.width + 1)
     return data.StructLayout(fields) if fields else None
@@ -63,10 +63,12 @@ class ActivationPipeline(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(payload_layout(signed(width), lanes, user_width)))
-        With :func:`params_layout`, also ``params``: the parameters each beat is computed
-        with, which travel with it.
-    o : Out(stream.Signature(payload_layout(signed(out_width), lanes, user_width)))
+    i : In(stream.Signature(payload_layout(format_shape(input_format), lanes, user_width)))
+        Lanes are ``signed(width)``, or ``unsigned(width)`` for an unsigned input. With
+        :func:`params_layout`, also ``params``: the parameters each beat is computed with,
+        which travel with it.
+    o : Out(stream.Signature(payload_layout(format_shape(output_format), lanes, user_width)))
+        Lanes are ``signed(out_width)``, or ``unsigned(out_width)`` for an unsigned output.
         With :func:`events_layout` (a block with control), also ``events``: what each beat's
         lanes counted.
 
@@ -99,10 +101,10 @@ class ActivationPipeline(wiring.Component):
         params, events = params_layout(spec), events_layout(spec)
         super().__init__({
             "i": In(stream.Signature(payload_layout(
-                signed(spec.width), spec.lanes, spec.user_width,
+                format_shape(spec.input_format), spec.lanes, spec.user_width,
                 {"params": params} if params is not None else None))),
             "o": Out(stream.Signature(payload_layout(
-                signed(spec.out_width), spec.lanes, spec.user_width,
+                format_shape(spec.output_format), spec.lanes, spec.user_width,
                 {"events": events} if events is not None else None))),
         })
 

@@ -29,7 +29,7 @@ __all__ = ["OutBeats", "End", "Mismatch", "Scoreboard", "Trace", "Collector", "c
 @dataclass
 class OutBeats:
     """Output beats ``start`` to ``start + len(data) - 1`` in the order they left: ``data``
-    ``(beats, lanes)`` signed codes, ``last``, ``user`` and the cycle each was taken on."""
+    ``(beats, lanes)`` output codes, ``last``, ``user`` and the cycle each was taken on."""
     start: int
     data: np.ndarray
     last: np.ndarray
@@ -92,7 +92,9 @@ def expectation(spec):
         return lambda data: golden(spec, data)
     codes = np.arange(fmt.min_code, fmt.max_code + 1, dtype=np.int64)
     # The narrowest type that holds the outputs keeps the table in the CPU's caches.
-    dtype = np.int16 if spec.out_width <= 16 else np.int32
+    out = spec.output_format
+    dtype = next(t for t in (np.int16, np.int32, np.int64)
+                 if np.iinfo(t).min <= out.min_code and out.max_code <= np.iinfo(t).max)
     table = golden(spec, np.repeat(codes[:, None], spec.lanes, axis=1)).astype(dtype)
     if distinct == 1:
         column = np.ascontiguousarray(table[:, 0])
@@ -333,7 +335,7 @@ class Scoreboard:
 @dataclass
 class Trace:
     """Everything a run produced: output beats and the cycles beats moved on."""
-    data: np.ndarray        # (beats_out, lanes) signed output codes
+    data: np.ndarray        # (beats_out, lanes) output codes
     last: np.ndarray
     user: np.ndarray
     out_cycle: np.ndarray   # cycle on which each output beat was taken

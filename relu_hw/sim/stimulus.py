@@ -130,8 +130,8 @@ def stall_message(cycles, since, offered, ready):
 @dataclass
 class Beats:
     """Input beats ``start`` to ``start + len(data) - 1``: ``data`` is ``(beats, lanes)``
-    signed codes (a NumPy integer array), ``last`` bool, ``user`` uint64. ``in_cycle``
-    receives the cycle each beat is taken on (-1 until then); a backend fills it in."""
+    codes (a NumPy integer array), ``last`` bool, ``user`` uint64. ``in_cycle`` receives the cycle
+    each beat is taken on (-1 until then); a backend fills it in."""
     start: int
     data: np.ndarray
     last: np.ndarray
@@ -157,7 +157,7 @@ def _check_prob(p, name):
 class Stimulus:
     """Input beats and handshake patterns held as arrays.
 
-    ``data`` is ``(beats, lanes)`` signed codes; ``last`` (bool) and ``user`` (uint64) are
+    ``data`` is ``(beats, lanes)`` codes; ``last`` (bool) and ``user`` (uint64) are
     ``(beats,)``; ``valid_pattern`` and ``ready_pattern`` are per-cycle booleans, each as long
     as it likes (past its end it reads true).
     """
@@ -289,12 +289,14 @@ class RandomStimulus:
         data_gen = self._generator(0)
         last_gen = self._generator(data_draws)
         user_gen = self._generator(user_start, left_over) if spec.user_width else None
-        edges = np.array(edge_codes(spec), dtype=np.int32)
+        # int32 draws the same numbers as the default int64, with less memory traffic; an
+        # unsigned 32-bit format needs uint32, which draws one 32-bit half per code too.
+        dtype = np.int32 if fmt.max_code < 1 << 31 else np.uint32
+        edges = np.array(edge_codes(spec), dtype=dtype)
         for start in range(0, self.beats, size):
             count = min(size, self.beats - start)
-            # int32 draws the same numbers as the default int64, with less memory traffic.
             data = data_gen.integers(fmt.min_code, fmt.max_code, size=(count, spec.lanes),
-                                     endpoint=True, dtype=np.int32)
+                                     endpoint=True, dtype=dtype)
             if start < len(edges):
                 n = min(count, len(edges) - start)
                 data[:n] = edges[start:start + n, None]

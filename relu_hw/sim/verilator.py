@@ -241,9 +241,9 @@ def _words(bits):
 
 
 def pack_tdata(data, lane_bits, words):
-    """``(beats, lanes)`` signed codes as TDATA: ``(beats, words)`` little-endian 32-bit words,
-    lane ``i`` at bits ``[i*lane_bits, (i+1)*lane_bits)``, two's complement (so sign-extended
-    into the pad bits)."""
+    """``(beats, lanes)`` codes as TDATA: ``(beats, words)`` little-endian 32-bit words, lane
+    ``i`` at bits ``[i*lane_bits, (i+1)*lane_bits)``, two's complement (so a negative code is
+    sign-extended into the pad bits, a non-negative one zero-extended)."""
     data = np.asarray(data, dtype=np.int64)
     beats, lanes = data.shape
     nbytes = lane_bits // 8
@@ -257,18 +257,20 @@ def pack_tdata(data, lane_bits, words):
     return out.view("<u4")
 
 
-def unpack_tdata(words, lane_bits, lanes):
-    """Inverse of :func:`pack_tdata`: each lane read as a signed ``lane_bits``-bit number, so
-    that pad bits which are not a sign extension show up as wrong values."""
+def unpack_tdata(words, lane_bits, lanes, signed=True):
+    """Inverse of :func:`pack_tdata`: each lane read as a ``lane_bits``-bit number, signed or
+    unsigned as the lanes' format, so that pad bits which are not a sign (or zero) extension
+    show up as wrong values."""
     words = np.ascontiguousarray(words, dtype="<u4")
     beats = words.shape[0]
     nbytes = lane_bits // 8
     raw = words.view(np.uint8).reshape(beats, -1)[:, :lanes * nbytes]
     if nbytes in (1, 2, 4):
-        return np.ascontiguousarray(raw).view(f"<i{nbytes}").astype(np.int64)
+        kind = "i" if signed else "u"
+        return np.ascontiguousarray(raw).view(f"<{kind}{nbytes}").astype(np.int64)
     wide = np.zeros((beats, lanes, 4), dtype=np.uint8)
     wide[:, :, :nbytes] = raw.reshape(beats, lanes, nbytes)
-    return FixedFormat(lane_bits, 0).codes(wide.view("<u4").reshape(beats, lanes))
+    return FixedFormat(lane_bits, 0, signed).codes(wide.view("<u4").reshape(beats, lanes))
 
 
 class _Failure:
@@ -524,7 +526,8 @@ class Model:
                 elif kind == "out":
                     out, k, start = item
                     sink.outputs(OutBeats(
-                        start, unpack_tdata(out.data[:k], out_format.lane_bits, spec.lanes),
+                        start, unpack_tdata(out.data[:k], out_format.lane_bits, spec.lanes,
+                                            out_format.signed),
                         out.last[:k].astype(bool), out.user[:k].copy(),
                         out.cycle[:k].copy()))
                     free.put(out)
