@@ -405,7 +405,7 @@ class RegisterMap:
     def _rdl_register(self, r):
         sw = "r" if r.access == "ro" else "rw"
         hw = {"const": "na", "param": "r", "slope": "r", "control": "r"}.get(r.kind, "w")
-        out = [f"    reg {{", f'        name = "{r.name}";',
+        out = ["    reg {", f'        name = "{r.name}";',
                f'        desc = "{_rdl_text(r.description)}";']
         for f in r.fields:
             props = [f"sw = {sw}", f"hw = {hw}", f'desc = "{_rdl_text(f.description)}"']

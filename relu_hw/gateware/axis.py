@@ -35,20 +35,27 @@ def axis_signature(spec):
 def interface_attributes(spec):
     """Xilinx's interface attributes of the top level's ports, ``{port: {attribute: value}}``,
     from which Vivado's block design and IP packager infer the two AXI4-Stream interfaces
-    (``s_axis``, ``m_axis``), the clock they are associated with and the active-low reset.
-    Other tools read them as plain Verilog attributes; they change no logic."""
+    (``s_axis``, ``m_axis``), with control the AXI4-Lite slave (``s_axil``), the clock they
+    are associated with and the active-low reset. Other tools read them as plain Verilog
+    attributes; they change no logic."""
+    buses = "s_axis:m_axis:s_axil" if spec.control == "axi-lite" else "s_axis:m_axis"
     attrs = {
         "aclk": {"X_INTERFACE_INFO": "xilinx.com:signal:clock:1.0 aclk CLK",
-                 "X_INTERFACE_PARAMETER": "ASSOCIATED_BUSIF s_axis:m_axis, "
-                                          "ASSOCIATED_RESET aresetn"},
+                 "X_INTERFACE_PARAMETER": f"ASSOCIATED_BUSIF {buses}, "
+                                          f"ASSOCIATED_RESET aresetn"},
         "aresetn": {"X_INTERFACE_INFO": "xilinx.com:signal:reset:1.0 aresetn RST",
                     "X_INTERFACE_PARAMETER": "POLARITY ACTIVE_LOW"},
     }
+    interfaces = {"s_axis": "axis", "m_axis": "axis", "s_axil": "aximm"}
     for name in axis_signature(spec).members:
-        prefix, _, signal = name.rpartition("_")
-        if prefix in ("s_axis", "m_axis"):
-            attrs[name] = {"X_INTERFACE_INFO": f"xilinx.com:interface:axis:1.0 {prefix} "
-                                               f"{signal.upper()}"}
+        prefix, signal = name[:6], name[7:]     # s_axis_tdata, s_axil_awaddr, ...
+        if prefix in interfaces:
+            attrs[name] = {"X_INTERFACE_INFO": f"xilinx.com:interface:{interfaces[prefix]}:1.0 "
+                                               f"{prefix} {signal.upper()}"}
+    if spec.control == "axi-lite":
+        attrs["s_axil_awaddr"]["X_INTERFACE_PARAMETER"] = (
+            f"PROTOCOL AXI4LITE, DATA_WIDTH 32, "
+            f"ADDR_WIDTH {RegisterMap(spec).address_width}")
     return attrs
 
 

@@ -316,7 +316,7 @@ class ControlledActivation(wiring.Component):
                      slave.w_error.eq(bus["error"]),
                      bus["fire"].eq(slave.w_valid & slave.w_ready)]
 
-    # Per-channel slopes ----------------------------------------------------------------------------
+    # Per-channel slopes ------------------------------------------------------------------------
 
     def _slope_memory(self, m, bus, busy, in_fire, last, boundary, params, runtime):
         """The channel group counter and the slopes of each group: a memory of one word per
@@ -419,7 +419,7 @@ class ControlledActivation(wiring.Component):
         bus["read_stall"] = busy
         return reading | writing, pending
 
-    # Telemetry -------------------------------------------------------------------------------------
+    # Telemetry ---------------------------------------------------------------------------
 
     def _telemetry(self, m, bus):
         """Counters and ALIVE with their shadows; returns ``{register name: shadow value}``.
