@@ -129,9 +129,25 @@ def _descendants(pid):
     return found
 
 
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _kill_tree(proc):
-    """Kill ``proc``, every process below it and their process groups."""
-    pids = [proc.pid, *_descendants(proc.pid)]
+    """Kill ``proc``, every process below it and their process groups.
+
+    The tree is stopped first, from the top, reading it again until no new process appears: a
+    stopped process forks no more, so a child forked while the tree was being read is found on
+    the next reading instead of living on as an orphan."""
+    pids, new = [], [proc.pid]
+    while new:
+        for pid in new:
+            _signal(pid, signal.SIGSTOP)
+        pids += new
+        new = [pid for pid in _descendants(proc.pid) if pid not in pids]
     groups = set()
     for pid in pids:
         try:
@@ -145,10 +161,7 @@ def _kill_tree(proc):
         except ProcessLookupError:
             pass
     for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal(pid, signal.SIGKILL)
 
 
 def kill_all():

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""FPGA flows: report parsing on real nextpnr/Yosys output, issue 3's resource and timing bounds
-measured afresh, the iCE40 harness, the baselines of record and the synth command line.
+"""FPGA flows: report parsing on real nextpnr/Yosys output, the resource and timing bounds the
+README states measured afresh, the iCE40 harness, the baselines of record and the synth command line.
 
 The YoWASP tools see a private /tmp, so every flow runs under the repository's build/ folder.
 Fresh runs are shared by the tests through one module-scoped fixture.

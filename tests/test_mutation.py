@@ -13,7 +13,7 @@ from .mutants import CHECKS, MUTANTS, AnchorMissing, Mutant, mutation_table, run
 
 WORKDIR = work_dir("test-mutation")
 
-# The minimum set, by the mutant that stands for each.
+# The minimum set of faults the suite must catch, by the mutant that stands for each.
 REQUIRED = {
     "wrong tie-breaking in rounding": "tie_to_odd",
     "missing saturation": "no_saturation",

@@ -4,6 +4,7 @@ timeout or an interrupt; the cache and work roots."""
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -84,6 +85,40 @@ def test_interrupt_kills_the_whole_tree(tmp_path):
     (proc,) = seen["tools"]
     assert seen["tree"] and _gone([proc.pid, *seen["tree"]])
     assert not tools._live
+
+
+def _marked(marker):
+    """Process ids whose command line holds ``marker``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_kill_tree_catches_a_child_forked_while_the_tree_is_read(tmp_path):
+    # A parent that forks all the time, each child in a session of its own: a child forked
+    # between reading the tree and killing it must not live on as an orphan.
+    marker = f"relu-hw-fork-{os.getpid()}-{time.monotonic_ns()}"
+    child = f"import time; time.sleep(60)  # {marker}"
+    forker = ("import subprocess, sys\n"
+              "while True:\n"
+              f"    subprocess.Popen([sys.executable, '-c', {child!r}], start_new_session=True)\n")
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", forker], start_new_session=True)
+        deadline = time.monotonic() + 20
+        while len(_marked(marker)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        tools._kill_tree(proc)
+        proc.wait()
+        try:
+            assert _gone(_marked(marker)), "a child of the killed tree lives on"
+        finally:
+            for pid in _marked(marker):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_cancel_scope_kills_only_that_scope(tmp_path):

@@ -17,7 +17,7 @@ _ICE40 = {"SB_LUT4": "lut", "SB_CARRY": "carry", "SB_MAC16": "dsp",
           **{f"SB_DFF{s}": "ff" for s in ("", "E", "SR", "R", "SS", "S", "ESR", "ER", "ESS",
                                            "ES", "N", "NE", "NSR", "NR", "NSS", "NS", "NESR",
                                            "NER", "NESS", "NES")}}
-# PFUMX and L6MUX21 combine LUT4 outputs into wider functions; the bounds count them
+# PFUMX and L6MUX21 combine LUT4 outputs into wider functions; the resource bounds count them
 # as LUTs (a conservative count: each occupies a slice's mux, not a LUT).
 _ECP5 = {"LUT4": "lut", "PFUMX": "lut", "L6MUX21": "lut", "TRELLIS_FF": "ff",
          "CCU2C": "carry", "MULT18X18D": "dsp", "ALU54B": "dsp", "DP16KD": "bram",
