@@ -10,6 +10,7 @@ from .files import to_json, write_files
 from .flows import DEFAULT_TARGET, flow_workdir, report_markdown, run_flow
 from .flows.report import check_flow_args
 from .generate import manifest, to_verilog
+from .regdocs import regmap_files
 from .sim import simulate
 from .sim.stimulus import MAX_IDLE_CYCLES
 from .spec import KINDS, OVERFLOW_MODES, ROUNDING_MODES, Spec
@@ -75,7 +76,7 @@ class BuildResult:
 
 def build(spec, output="build", beats=2000, seed=0, valid_prob=0.7, ready_prob=0.7,
           synth_target=DEFAULT_TARGET, vcd=None, backend="amaranth", verilog=None, top=None,
-          max_idle_cycles=MAX_IDLE_CYCLES, progress=None):
+          max_idle_cycles=MAX_IDLE_CYCLES, progress=None, writes=()):
     """Generate, simulate (at full rate, then with valid and ready at the given
     probabilities), synthesize for ``synth_target`` (``"none"`` skips it) and write
     ``<name>.v``, ``<name>.json``, ``<name>.report.json`` and ``<name>.report.md`` into
@@ -84,6 +85,10 @@ def build(spec, output="build", beats=2000, seed=0, valid_prob=0.7, ready_prob=0
     With ``verilog`` (a file, on the Verilator backend) the simulations check that file
     instead of the generated Verilog (``top`` names its module if need be); the report names
     it, and no ``<name>.v`` is written.
+
+    A block with control also gets its register map's files (:mod:`relu_hw.regdocs`), and
+    its simulations read its counters back (the report gives them); ``writes`` are register
+    writes applied in both simulations (see :func:`~relu_hw.sim.simulate`).
 
     ``progress``, if given, is called with ``(step, done, total)`` as simulation goes.
     Raises :exc:`ValueError` for a bad target; a tool failure in synthesis is reported in the
@@ -94,15 +99,17 @@ def build(spec, output="build", beats=2000, seed=0, valid_prob=0.7, ready_prob=0
     if synth_target != "none":
         check_flow_args(synth_target)
     files = {} if verilog is not None else {f"{spec.name}.v": to_verilog(spec)}
+    if spec.control != "none":
+        files.update(regmap_files(spec))
 
     def step(name):
         return None if progress is None else (lambda done: progress(name, done, beats))
     full = simulate(spec, beats=beats, seed=seed, backend=backend, verilog=verilog, top=top,
-                    max_idle_cycles=max_idle_cycles, progress=step("full rate"))
+                    max_idle_cycles=max_idle_cycles, progress=step("full rate"), writes=writes)
     stressed = simulate(spec, beats=beats, seed=seed, valid_prob=valid_prob,
                         ready_prob=ready_prob, vcd=vcd, backend=backend, verilog=verilog,
                         top=top, max_idle_cycles=max_idle_cycles,
-                        progress=step("random handshakes"))
+                        progress=step("random handshakes"), writes=writes)
     synthesis = error = None
     if synth_target != "none":
         workdir = flow_workdir(f"{spec.name}.{synth_target}", spec, output)
@@ -134,6 +141,12 @@ def _markdown(result):
         ("overflow", f"{spec.overflow} ({OVERFLOW_MODES[spec.overflow]})"),
         ("pipeline", f"{spec.stages} stage(s), latency {spec.latency}, ready {spec.ready}"),
     ]
+    if spec.channels != spec.lanes:
+        rows.append(("channels", f"{spec.channels} ({spec.channel_groups} beats per round)"))
+    if spec.control != "none":
+        runtime = ", ".join(spec.runtime) or "none"
+        rows.append(("control", f"AXI4-Lite (s_axil_*); runtime parameters: {runtime}; "
+                                f"register map `{spec.name}.regmap.json`"))
     consts = spec.constants()
     for k, q in enumerate(consts.get("slopes", [])):
         if spec.kind == "leaky_relu" and k:

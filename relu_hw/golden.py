@@ -11,7 +11,7 @@ import numpy as np
 
 from .spec import ROUNDING_MODES
 
-__all__ = ["golden", "exact_values"]
+__all__ = ["golden", "exact_values", "rounded"]
 
 # Bits that int64 arithmetic may use before the model switches to Python integers.
 _INT64_BITS = 62
@@ -23,6 +23,10 @@ def exact_values(spec, x):
     Returns ``(a, e)``: integers ``a`` (same shape as ``x``) and an exponent ``e`` such that the
     activation of each element is ``a / 2**e``. The clip ``max_value`` is applied.
     """
+    if spec.channels != spec.lanes:
+        raise ValueError(f"With {spec.channels} channels on {spec.lanes} lanes a lane's slope "
+                         f"depends on the beat's place in its frame: use "
+                         f"relu_hw.frames.FrameModel")
     x = np.asarray(x)
     if x.dtype.kind not in "iu" and not (x.dtype == object and all(
             isinstance(v, int) and not isinstance(v, bool) for v in x.flat)):
@@ -88,6 +92,13 @@ def _round(a, k, mode):
     return q + np.asarray(up).astype(q.dtype)
 
 
+def rounded(spec, x):
+    """The activation of input codes ``x``, clipped and rounded to the output grid but before
+    overflow is handled: codes that may lie outside the output format."""
+    a, e = exact_values(spec, x)
+    return _round(a, e - spec.out_frac, spec.rounding)
+
+
 def golden(spec, x):
     """Output codes of the block described by ``spec`` for input codes ``x``.
 
@@ -101,8 +112,7 @@ def golden(spec, x):
     -------
     numpy.ndarray of int64, the same shape: output codes.
     """
-    a, e = exact_values(spec, x)
-    r = _round(a, e - spec.out_frac, spec.rounding)
+    r = rounded(spec, x)
     lo, hi = spec.output_range
     if spec.overflow == "wrap":
         span = 1 << spec.out_width

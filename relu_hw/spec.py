@@ -28,8 +28,9 @@ import numpy as np
 
 __all__ = [
     "KINDS", "ROUNDING_MODES", "OVERFLOW_MODES", "SLOPE_IMPLS", "READY_MODES", "ZEROING_MODES",
-    "FixedFormat", "Quantized", "Rounding", "Spec", "parse_constant", "round_quotient",
-    "parse_format", "parse_type", "rounding_mode", "overflow_mode", "FRAMEWORKS",
+    "CONTROL_MODES", "RUNTIME_PARAMS", "FixedFormat", "Quantized", "Rounding", "Spec",
+    "parse_constant", "round_quotient", "parse_format", "parse_type", "rounding_mode",
+    "overflow_mode", "FRAMEWORKS",
 ]
 
 #: Activation kinds and a one-line definition of each.
@@ -219,6 +220,13 @@ READY_MODES = ("registered", "combinational")
 #: as on ECP5 and Xilinx), ``auto`` logic with registered ready, reset with combinational.
 ZEROING_MODES = ("auto", "reset", "logic")
 
+#: How software reaches the block: ``none`` (a plain stream block) or ``axi-lite`` (an AXI4-Lite
+#: slave with identity, control, runtime parameter and telemetry registers).
+CONTROL_MODES = ("none", "axi-lite")
+
+#: Constants that ``runtime`` may turn into registers (with control ``axi-lite``).
+RUNTIME_PARAMS = ("slope", "max_value", "threshold")
+
 MIN_WIDTH, MAX_WIDTH = 2, 32
 MAX_LANES = 256
 MAX_STAGES = 16
@@ -231,6 +239,18 @@ SLOPE_TOLERANCE = Fraction(1, 2 ** 12)
 #: Slopes whose canonical signed-digit form has at most this many non-zero digits are built
 #: from shifts and adds when ``slope_impl`` is ``auto``; others use a multiplier.
 AUTO_SHIFT_ADD_DIGITS = 3
+
+#: Most channels of a per-channel PReLU.
+MAX_CHANNELS = 4096
+#: Most lanes of a block with control: one ALIVE register holds a bit per lane.
+MAX_CONTROL_LANES = 32
+#: A runtime slope is a register of ``slope_frac`` fractional bits and this many integer bits
+#: (the sign included): slopes from -2 to just below 2.
+RUNTIME_SLOPE_INT_BITS = 2
+#: Fractional bits of a runtime slope when ``slope_frac`` is not given (a 16-bit register).
+RUNTIME_SLOPE_FRAC = 14
+#: Registers are 32 bits wide.
+REGISTER_BITS = 32
 
 DEFAULT_SLOPE = "0.01"
 DEFAULT_THRESHOLD = "1"
@@ -565,6 +585,16 @@ class Spec:
         Width of the sideband ``user`` field (0 to 64; 0 for none).
     name : str or None
         Verilog module name; ``None`` means ``f"{kind}_axis"``.
+    control : str
+        One of :data:`CONTROL_MODES`; ``"none"`` leaves the block a plain stream block.
+    runtime : sequence of str, or a comma-separated str
+        Constants (of :data:`RUNTIME_PARAMS`) that become registers, which reset to the values
+        given here; needs control ``"axi-lite"``. A runtime slope is a multiplier by a
+        register of ``slope_frac`` fractional bits (default :data:`RUNTIME_SLOPE_FRAC`).
+    channels : int or None
+        ``prelu`` channels (a multiple of ``lanes``, up to :data:`MAX_CHANNELS`), one slope
+        each; the beats of a frame take channels in order, ``lanes`` at a time, wrapping
+        round, and TLAST restarts at channel 0. ``None`` means one channel per lane.
     """
     kind: str = "relu"
     width: int = 16
@@ -587,6 +617,9 @@ class Spec:
     zeroing: str = "auto"
     user_width: int = 0
     name: str | None = None
+    control: str = "none"
+    runtime: tuple = ()
+    channels: int | None = None
     # Derived in __post_init__, not parameters.
     _consts: dict = field(default=None, init=False, repr=False, compare=False)
 
@@ -645,6 +678,8 @@ class Spec:
                 raise ValueError(f"slope_frac and slope_impl apply to kind leaky_relu or "
                                  f"prelu only, not {self.kind!r}")
 
+        self._check_control()
+
         consts = {"slopes": None, "threshold": None, "max_value": None}
         if self.kind == "leaky_relu":
             slope = DEFAULT_SLOPE if self.slope is None else self.slope
@@ -657,10 +692,15 @@ class Spec:
                 slopes = [s for s in slopes.split(",")]
             slopes = tuple(slopes)
             object.__setattr__(self, "slopes", slopes)
-            if len(slopes) != self.lanes:
+            if self.channels != self.lanes:
+                if len(slopes) != self.channels:
+                    raise ValueError(f"Slope count must equal the channel count "
+                                     f"({self.channels}), not {len(slopes)}")
+            elif len(slopes) != self.lanes:
                 raise ValueError(f"Slope count must equal the lane count ({self.lanes}), "
                                  f"not {len(slopes)}")
-            consts["slopes"] = tuple(self._slope(s, f"Slope of lane {i}")
+            what = "channel" if self.channels != self.lanes else "lane"
+            consts["slopes"] = tuple(self._slope(s, f"Slope of {what} {i}")
                                      for i, s in enumerate(slopes))
         elif self.kind == "thresholded_relu":
             t = parse_constant(DEFAULT_THRESHOLD if self.threshold is None else self.threshold,
@@ -684,7 +724,88 @@ class Spec:
                                  f"(out_frac {self.out_frac}), which would make every output "
                                  f"0; it needs out_frac {math.ceil(-math.log2(m))} or more")
             consts["max_value"] = Quantized(m, code, self.out_frac)
+            if "max_value" in self.runtime and code > self.output_format.max_code:
+                raise ValueError(
+                    f"max_value {self.max_value} is above the output format's largest value "
+                    f"{self.output_format.value(self.output_format.max_code)}; a runtime "
+                    f"max_value starts from a value its register (the output format) holds")
         object.__setattr__(self, "_consts", consts)
+        if "slope" in self.runtime:
+            lo, hi = self.runtime_slope_range
+            for i, q in enumerate(consts["slopes"]):
+                code = q.code << (self.slope_frac - q.frac)
+                if not lo <= code <= hi:
+                    raise ValueError(
+                        f"A runtime slope is a register of {RUNTIME_SLOPE_INT_BITS} integer "
+                        f"and {self.slope_frac} fractional bits, which holds slopes from -2 "
+                        f"to {Fraction(hi, 1 << self.slope_frac)}, not {q.value}"
+                        + (f" (slope {i})" if self.kind == "prelu" else ""))
+
+    def _check_control(self):
+        """Validate ``control``, ``runtime`` and ``channels``, and store their canonical
+        forms (``runtime`` as a tuple in :data:`RUNTIME_PARAMS` order, ``channels`` as an
+        int, and a runtime slope's ``slope_frac``)."""
+        def store(field_name, value):
+            object.__setattr__(self, field_name, value)
+
+        store("control", _check_choice(self.control, "Control", CONTROL_MODES))
+        runtime = self.runtime
+        if runtime is None:
+            runtime = ()
+        if isinstance(runtime, str):
+            runtime = [r.strip() for r in runtime.split(",") if r.strip()]
+        if not isinstance(runtime, (list, tuple)) or not all(isinstance(r, str)
+                                                              for r in runtime):
+            raise TypeError(f"Runtime parameters must be a list of names or a comma-separated "
+                            f"string, not {self.runtime!r}")
+        for r in runtime:
+            if r not in RUNTIME_PARAMS:
+                raise ValueError(f"Runtime parameters must be among "
+                                 f"{', '.join(map(repr, RUNTIME_PARAMS))}, not {r!r}")
+        if len(set(runtime)) != len(runtime):
+            raise ValueError(f"Runtime parameters must each be named once, not "
+                             f"{', '.join(runtime)}")
+        store("runtime", tuple(r for r in RUNTIME_PARAMS if r in runtime))
+        if self.runtime and self.control == "none":
+            raise ValueError(f"Runtime parameters ({', '.join(self.runtime)}) are registers: "
+                             f"they need control 'axi-lite', not 'none'")
+        needs = {"slope": ("leaky_relu", "prelu"), "threshold": ("thresholded_relu",),
+                 "max_value": None}
+        for r in self.runtime:
+            if needs[r] is not None and self.kind not in needs[r]:
+                raise ValueError(f"Runtime {r} applies to kind {' or '.join(needs[r])} only, "
+                                 f"not {self.kind!r}")
+        if "max_value" in self.runtime and self.max_value is None:
+            raise ValueError("Runtime max_value needs a max_value to start from (its reset "
+                             "value)")
+        if self.control != "none" and self.lanes > MAX_CONTROL_LANES:
+            raise ValueError(f"Control {self.control!r} supports up to {MAX_CONTROL_LANES} "
+                             f"lanes (one ALIVE register holds a bit per lane), not "
+                             f"{self.lanes}")
+        if "slope" in self.runtime:
+            if self.slope_impl not in ("auto", "multiplier"):
+                raise ValueError(f"A runtime slope is a multiplier: slope_impl must be 'auto' "
+                                 f"or 'multiplier', not {self.slope_impl!r}")
+            if self.slope_frac is None:
+                store("slope_frac", RUNTIME_SLOPE_FRAC)
+            limit = REGISTER_BITS - RUNTIME_SLOPE_INT_BITS
+            if self.slope_frac > limit:
+                raise ValueError(f"A runtime slope's fractional bits (slope_frac) must be at "
+                                 f"most {limit}, to fit a {REGISTER_BITS}-bit register, not "
+                                 f"{self.slope_frac}")
+        if "threshold" in self.runtime and self.width >= REGISTER_BITS:
+            raise ValueError(f"A runtime threshold is a register of width + 1 bits: the input "
+                             f"width must be at most {REGISTER_BITS - 1}, not {self.width}")
+        if self.channels is None:
+            store("channels", self.lanes)
+        else:
+            if self.kind != "prelu":
+                raise ValueError(f"channels applies to kind prelu only, not {self.kind!r}")
+            channels = _check_int(self.channels, "Channel count", 1, MAX_CHANNELS)
+            if channels % self.lanes:
+                raise ValueError(f"Channel count must be a multiple of the lane count "
+                                 f"({self.lanes}), not {channels}")
+            store("channels", channels)
 
     def _slope(self, text, name):
         s = parse_constant(text, name)
@@ -732,8 +853,39 @@ class Spec:
 
     @property
     def lane_slopes(self):
-        """Per-lane :class:`Quantized` slopes (``leaky_relu``, ``prelu``), else ``None``."""
+        """Per-lane :class:`Quantized` slopes (``leaky_relu``, ``prelu``), else ``None``.
+
+        With more channels than lanes, each lane's slope depends on the beat's place in its
+        frame: these are then the slopes of channel group 0 (see :attr:`channel_slopes`)."""
+        slopes = self._consts["slopes"]
+        return slopes if slopes is None else slopes[:self.lanes]
+
+    @property
+    def channel_slopes(self):
+        """Per-channel :class:`Quantized` slopes (``prelu``; per lane for ``leaky_relu``),
+        else ``None``: channel ``c`` is lane ``c % lanes`` of the beats whose place in their
+        frame is ``c // lanes`` modulo :attr:`channel_groups`."""
         return self._consts["slopes"]
+
+    @property
+    def channel_groups(self):
+        """How many beats take one slope for each channel: ``channels // lanes``."""
+        return self.channels // self.lanes
+
+    @property
+    def runtime_slope_range(self):
+        """``(lo, hi)``: the codes a runtime slope register holds (``slope_frac`` fractional
+        bits), or ``None`` without a runtime slope."""
+        if "slope" not in self.runtime:
+            return None
+        bits = RUNTIME_SLOPE_INT_BITS + self.slope_frac
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+    @property
+    def variable_slopes(self):
+        """Whether slopes reach the datapath as values rather than constants: a runtime
+        slope, or per-channel slopes with more channels than lanes."""
+        return "slope" in self.runtime or self.channels != self.lanes
 
     @property
     def threshold_q(self):
@@ -784,6 +936,11 @@ class Spec:
             "stages": self.stages, "ready": self.ready, "zeroing": self.zeroing,
             "user_width": self.user_width,
             "name": self.name,
+            # Options added later appear only when they differ from their defaults, so that
+            # the options (and every record made from them) of earlier blocks stay the same.
+            **({"control": self.control} if self.control != "none" else {}),
+            **({"runtime": list(self.runtime)} if self.runtime else {}),
+            **({"channels": self.channels} if self.channels != self.lanes else {}),
         }
 
     def constants(self):

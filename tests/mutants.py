@@ -102,7 +102,7 @@ MUTANTS = [
            dict(kind="relu", width=8, frac=4, lanes=2),
            "golden"),
     Mutant("threshold_ge", "thresholded_relu compares >= instead of >",
-           "datapath", (("select = x > t", "select = x >= t"),),
+           "datapath", (("select = x > t  # taken when true", "select = x >= t"),),
            dict(kind="thresholded_relu", width=8, frac=4, threshold="0.5", lanes=1),
            "golden"),
     Mutant("payload_unstable", "output data reads zero while the sink stalls",

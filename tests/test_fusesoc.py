@@ -35,6 +35,10 @@ def _fusesoc_sim(cores, cwd, *args):
     (["--kind", "prelu", "--slopes=0.25,-3", "--lanes", "2", "--width", "12", "--frac", "4",
       "--out-width", "9", "--out-frac", "2", "--rounding", "half_even", "--ready",
       "combinational", "--name", "prelu_c"], "prelu_c"),
+    # Control present and idle; per-channel slopes, four channels on two lanes.
+    (["--kind", "prelu", "--slopes=0.25,-1.5,0.5,0", "--channels", "4", "--lanes", "2",
+      "--width", "8", "--frac", "4", "--control", "axi-lite", "--runtime", "slope",
+      "--name", "prelu_ctl"], "prelu_ctl"),
 ])
 def test_sim_target_passes_offline(tmp_path, options, name):
     cores = tmp_path / "cores"

@@ -94,6 +94,23 @@ def test_vendor_attributes_on_every_port(spec):
     assert _port_attributes(plain, spec.name) == {} and "X_INTERFACE" not in plain
 
 
+def test_vendor_attributes_of_the_control_interface():
+    # With control the AXI4-Lite slave is an aximm interface on the same clock (UG1118).
+    spec = Spec(lanes=2, width=8, frac=4, control="axi-lite")
+    found = _port_attributes(to_verilog(spec), spec.name)
+    channels = ("awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp",
+                "bvalid", "bready", "araddr", "arvalid", "arready", "rdata", "rresp", "rvalid",
+                "rready")
+    for sig in channels:
+        info = found[f"s_axil_{sig}"]["X_INTERFACE_INFO"]
+        assert info == f"xilinx.com:interface:aximm:1.0 s_axil {sig.upper()}"
+    assert found["s_axil_awaddr"]["X_INTERFACE_PARAMETER"] == (
+        "PROTOCOL AXI4LITE, DATA_WIDTH 32, ADDR_WIDTH 12")
+    assert found["aclk"]["X_INTERFACE_PARAMETER"] == (
+        "ASSOCIATED_BUSIF s_axis:m_axis:s_axil, ASSOCIATED_RESET aresetn")
+    assert found["s_axis_tdata"] == XILINX_ATTRIBUTES["s_axis_tdata"]
+
+
 def test_vendor_attributes_read_by_yosys_verilator_and_icarus(tmp_path):
     spec = SPECS[2]
     workdir = WORKDIR / "attributes"

@@ -11,10 +11,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "relu_hw"
 
 # Lowest first. A module may import modules of its own layer or of layers below it.
 LAYERS = [
-    {"relu_hw", "relu_hw.spec", "relu_hw.files", "relu_hw.tools"},
-    {"relu_hw.golden", "relu_hw.gateware", "relu_hw.onnx"},
-    {"relu_hw.generate"},
-    {"relu_hw.sim", "relu_hw.formal", "relu_hw.fusesoc"},
+    {"relu_hw", "relu_hw.spec", "relu_hw.files", "relu_hw.tools", "relu_hw.regmap"},
+    {"relu_hw.golden", "relu_hw.frames", "relu_hw.gateware", "relu_hw.onnx"},
+    {"relu_hw.generate", "relu_hw.regdocs"},
+    {"relu_hw.sim", "relu_hw.formal", "relu_hw.formal_control", "relu_hw.fusesoc"},
     {"relu_hw.flows"},
     {"relu_hw.build", "relu_hw.compare"},
     {"relu_hw.cli", "relu_hw.__main__"},
@@ -25,8 +25,10 @@ ALLOWED = {
     "relu_hw.spec": set(),
     "relu_hw.files": set(),
     "relu_hw.tools": set(),
+    "relu_hw.regmap": {"relu_hw.spec"},
     "relu_hw.golden": {"relu_hw.spec"},
-    "relu_hw.gateware": {"relu_hw.spec", "relu_hw.gateware"},
+    "relu_hw.frames": {"relu_hw.spec", "relu_hw.golden", "relu_hw.regmap"},
+    "relu_hw.gateware": {"relu_hw.spec", "relu_hw.regmap", "relu_hw.gateware"},
     "relu_hw.onnx": {"relu_hw.spec", "relu_hw.tools"},
 }
 

@@ -13,11 +13,12 @@ from ..files import to_json, write_files
 from ..flows import DEFAULT_TARGET, TARGETS, flow_workdir
 from ..fusesoc import core_files
 from ..generate import manifest, to_verilog
+from ..regdocs import regmap_files
 from ..sim import simulate
 from ..tools import ToolError, interruptible
 from .flows import register as register_flows
 from .options import (Parser, UsageError, check_output, check_sim_args, sim_parser,
-                      spec_from_args, spec_parser)
+                      spec_from_args, spec_parser, writes_from_args)
 from .model import register as register_model
 from .verify import register as register_verify
 
@@ -45,6 +46,8 @@ def cmd_generate(args):
     check_output(args.output, "-o")
     files = {f"{spec.name}.v": to_verilog(spec, vendor_attributes=args.vendor_attributes),
              f"{spec.name}.json": to_json(manifest(spec)), **core_files(spec)}
+    if spec.control != "none":
+        files.update(regmap_files(spec))
     for path in write_files(args.output, files):
         print(f"wrote {path}")
     return 0
@@ -53,12 +56,13 @@ def cmd_generate(args):
 def cmd_simulate(args):
     spec = spec_from_args(args)
     check_sim_args(args)
+    writes = writes_from_args(args, spec)
     show = _progress("simulated")
     try:
         result = simulate(spec, beats=args.beats, seed=args.seed, valid_prob=args.valid_prob,
                           ready_prob=args.ready_prob, vcd=args.vcd, backend=args.backend,
                           verilog=args.verilog, top=args.top,
-                          max_idle_cycles=args.max_idle_cycles,
+                          max_idle_cycles=args.max_idle_cycles, writes=writes,
                           progress=show and (lambda done: show(done, args.beats)))
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -76,6 +80,7 @@ def cmd_simulate(args):
 def cmd_build(args):
     spec = spec_from_args(args)
     check_sim_args(args)
+    writes = writes_from_args(args, spec)
     if args.synth_target != "none" and args.synth_target not in TARGETS:
         raise UsageError(f"--synth-target must be one of {', '.join(TARGETS)} or none, not "
                          f"{args.synth_target!r}")
@@ -88,7 +93,7 @@ def cmd_build(args):
                        valid_prob=args.valid_prob, ready_prob=args.ready_prob,
                        synth_target=args.synth_target, vcd=args.vcd, backend=args.backend,
                        verilog=args.verilog, top=args.top,
-                       max_idle_cycles=args.max_idle_cycles,
+                       max_idle_cycles=args.max_idle_cycles, writes=writes,
                        progress=show and (lambda step, done, total: show(done, total)))
     except ValueError as e:
         raise UsageError(str(e)) from None

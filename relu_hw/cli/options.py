@@ -7,12 +7,13 @@ from pathlib import Path
 
 from .. import spec as specmod
 from ..files import check_file, check_folder, read_toml
+from ..frames import parse_writes
 from ..sim import BACKENDS
 from ..sim.stimulus import MAX_BEATS, MAX_IDLE_CYCLES
 from ..sim.verilator import model_cache
 
 __all__ = ["UsageError", "SPEC_OPTIONS", "FORMAT_STRINGS", "Parser", "spec_parser", "sim_parser",
-           "check_sim_args", "check_output", "spec_from_args", "spec_dests"]
+           "check_sim_args", "check_output", "spec_from_args", "spec_dests", "writes_from_args"]
 
 
 class UsageError(Exception):
@@ -88,10 +89,20 @@ SPEC_OPTIONS = [
                      "combinational; default)"),
     ("user-width", int, "width of TUSER, 0 for none (default 0)"),
     ("name", str, "Verilog module and file name (default <kind>_axis)"),
+    ("control", str, "none, or axi-lite: an AXI4-Lite slave (s_axil_*) with identity, control, "
+                     "runtime-parameter and telemetry registers, and the register map's files "
+                     "(default none)"),
+    ("runtime", str, "constants that become registers, comma-separated: slope, max_value, "
+                     "threshold; a write takes effect at the next frame boundary (needs "
+                     "--control axi-lite)"),
+    ("channels", int, f"prelu channels, one slope each: a multiple of --lanes up to "
+                      f"{specmod.MAX_CHANNELS}; beats take channels in order, lanes at a time, "
+                      f"and TLAST restarts at channel 0 (default: one per lane)"),
 ]
 
 _CHOICES = {"kind": tuple(specmod.KINDS), "slope-impl": specmod.SLOPE_IMPLS,
-            "ready": specmod.READY_MODES, "zeroing": specmod.ZEROING_MODES}
+            "ready": specmod.READY_MODES, "zeroing": specmod.ZEROING_MODES,
+            "control": specmod.CONTROL_MODES}
 
 #: Options whose values are format strings.
 FORMAT_STRINGS = ("in_format", "out_format", "precision", "out_precision")
@@ -153,6 +164,11 @@ def sim_parser(valid_default, ready_default):
                        help=f"end the run as a failure after N cycles without an output beat "
                             f"(default {MAX_IDLE_CYCLES:,}; raise it for valid or ready "
                             f"probabilities below about 1e-3)")
+    group.add_argument("--writes", type=Path, metavar="FILE.toml",
+                       help="runtime parameter writes, applied over AXI4-Lite so that a given "
+                            "frame is the first computed with each: [[write]] tables with "
+                            "frame, register (SLOPE, SLOPE<c>, MAX_VALUE, THRESHOLD) and value "
+                            "(a decimal or fraction) or code")
     return parser
 
 
@@ -179,6 +195,8 @@ def check_sim_args(args):
         raise UsageError("--top names the top module of --verilog FILE; give the file too")
     if args.verilog is not None and not args.verilog.is_file():
         raise UsageError(f"--verilog {args.verilog}: no such file")
+    if args.writes is not None and not args.writes.is_file():
+        raise UsageError(f"--writes {args.writes}: no such file")
     check_output(args.vcd, "--vcd", file=True)
     if args.backend == "verilator":
         try:
@@ -196,6 +214,28 @@ def check_output(path, option, file=False):
         (check_file if file else check_folder)(path)
     except ValueError as e:
         raise UsageError(f"{option}: {e}") from None
+
+
+def writes_from_args(args, spec):
+    """The register writes of ``--writes FILE.toml`` for ``spec``, or ``[]``."""
+    if getattr(args, "writes", None) is None:
+        return []
+    try:
+        table = read_toml(args.writes)
+    except ValueError as e:
+        raise UsageError(f"--writes: {e}") from None
+    unknown = sorted(set(table) - {"write"})
+    if unknown:
+        raise UsageError(f"--writes {args.writes}: unknown key {unknown[0]!r}; the file holds "
+                         f"[[write]] tables")
+    items = table.get("write", [])
+    if not isinstance(items, list):
+        raise UsageError(f"--writes {args.writes}: 'write' must be an array of tables "
+                         f"([[write]])")
+    try:
+        return parse_writes(spec, items, what="[[write]]")
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"--writes {args.writes}: {e}") from None
 
 
 def spec_from_args(args):

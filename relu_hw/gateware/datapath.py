@@ -12,7 +12,12 @@ from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
 from ..spec import ROUNDING_MODES, csd_digits, round_quotient
 
-__all__ = ["Bounded", "LaneDatapath", "choose", "format_shape"]
+__all__ = ["Bounded", "LaneDatapath", "choose", "format_shape", "slope_operand", "EVENT_FLAGS"]
+
+#: The events :meth:`LaneDatapath.finish` reports per lane when asked: the input was negative,
+#: the output is zero, the clip lowered the rounded value to max_value, overflow saturated it
+#: at the top or the bottom of the output range.
+EVENT_FLAGS = ("negative", "zero", "clip", "sat_high", "sat_low")
 
 
 def format_shape(fmt):
@@ -25,6 +30,29 @@ def _shape_for(lo, hi):
     if lo >= 0:
         return unsigned(max(hi.bit_length(), 1))
     return signed(max(lo.bit_length(), hi.bit_length()) + 1)
+
+
+def slope_operand(spec):
+    """How a slope reaches the datapath as a value (a runtime slope, or per-channel slopes
+    with more channels than lanes): ``(shape, frac, lo, hi)``, the codes lying in
+    ``[lo, hi]`` with ``frac`` fractional bits; ``None`` when slopes are constants."""
+    if not spec.variable_slopes:
+        return None
+    if "slope" in spec.runtime:
+        lo, hi = spec.runtime_slope_range
+        return signed((hi - lo).bit_length()), spec.slope_frac, lo, hi
+    frac = max(q.frac for q in spec.channel_slopes)
+    codes = [q.code << (frac - q.frac) for q in spec.channel_slopes]
+    lo, hi = min(codes), max(codes)
+    return _shape_for(lo, hi), frac, lo, hi
+
+
+def _above(b, limit, limit_lo=None):
+    """1 where ``b`` (a :class:`Bounded`) is above ``limit`` (an int, or a value no smaller
+    than ``limit_lo``): a comparator, or a constant where the ranges settle it."""
+    if isinstance(limit, int):
+        return 0 if b.hi <= limit else 1 if b.lo > limit else b.value > limit
+    return 0 if b.hi <= limit_lo else b.value > limit
 
 
 def choose(cond, a, b, shape, by_reset):
@@ -143,6 +171,21 @@ class Bounded:
         return Bounded(choose(self.value <= limit, self.value, limit, shape, by_reset),
                        self.lo, limit)
 
+    def clip_above_value(self, limit, limit_lo, limit_hi, by_reset=True):
+        """``min(self, limit)`` for a value ``limit`` in ``[limit_lo, limit_hi]``; ``by_reset``
+        as for :func:`choose`."""
+        if self.hi <= limit_lo:
+            return self
+        lo, hi = min(self.lo, limit_lo), min(self.hi, limit_hi)
+        shape = _shape_for(lo, hi)
+        # Where limit is chosen it lies below self, so within [lo, hi]: narrowing it is safe.
+        return Bounded(choose(self.value <= limit, self.value, limit, shape, by_reset), lo, hi)
+
+    def times(self, other):
+        """``self * other`` for a :class:`Bounded` value ``other``: a multiplier."""
+        corners = [a * b for a in (self.lo, self.hi) for b in (other.lo, other.hi)]
+        return Bounded(self.value * other.value, min(corners), max(corners))
+
     def clip_below(self, limit, by_reset=True):
         """``max(self, limit)``; ``by_reset`` as for :func:`choose`."""
         if self.lo >= limit:
@@ -217,17 +260,35 @@ class LaneDatapath:
         self._spec = spec
         self._lane = lane
         self._slope = None if spec.lane_slopes is None else spec.lane_slopes[lane]
+        self._operand = slope_operand(spec)
 
     @property
     def _impl(self):
+        if self._operand is not None:
+            return "variable"
         return None if self._slope is None else self._spec.slope_impl_of(self._slope)
 
-    def prepare(self, x, module=None):
+    def _product_range(self):
+        fmt = self._spec.input_format
+        _, _, lo, hi = self._operand
+        corners = [a * b for a in (fmt.min_code, -1) for b in (lo, hi)]
+        return min(corners), max(corners)
+
+    def prepare(self, x, module=None, slope=None):
         """Values that depend only on ``x`` (an input code), as ``{name: value}``; the
-        partial sums of a shift-and-add become signals of ``module`` when given."""
+        partial sums of a shift-and-add become signals of ``module`` when given. ``slope`` is
+        the lane's slope as a value, where slopes are values (:func:`slope_operand`)."""
         values = {"x": x}
         # An unsigned input is never negative: it has no use for a slope product.
-        if self._impl in ("shift_add", "multiplier") and self._spec.signed:
+        if not self._spec.signed:
+            pass
+        elif self._impl == "variable":
+            fmt = self._spec.input_format
+            _, _, lo, hi = self._operand
+            neg = Bounded(x, fmt.min_code, -1)
+            product = neg.times(Bounded(slope, lo, hi))
+            values["product"] = Bounded(product.value, *self._product_range()).value
+        elif self._impl in ("shift_add", "multiplier"):
             fmt = self._spec.input_format
             # Only x < 0 uses the product; its range is that of the negative inputs.
             neg = Bounded(x, fmt.min_code, -1)
@@ -238,21 +299,33 @@ class LaneDatapath:
     def prepared_shapes(self):
         """Shapes of the values :meth:`prepare` returns, for pipeline registers."""
         x = Signal(format_shape(self._spec.input_format))
-        return {name: Value.cast(v).shape() for name, v in self.prepare(x).items()}
+        slope = Signal(self._operand[0]) if self._operand is not None else None
+        return {name: Value.cast(v).shape() for name, v in self.prepare(x, slope=slope).items()}
 
-    def finish(self, values, by_reset=True):
+    def finish(self, values, by_reset=True, events=False):
         """The output code, in the narrowest shape that holds every code it can take (at most
         the output format's: ``signed(out_width)``, or ``unsigned(out_width)`` for an unsigned
         output).
 
         A constant the output is forced to (ReLU's zero, a clip or saturation limit) is a
         multiplexer, which synthesis maps onto the flip-flops' synchronous reset, when
-        ``by_reset``; otherwise masks in logic (see :func:`choose`)."""
+        ``by_reset``; otherwise masks in logic (see :func:`choose`).
+
+        Runtime parameters come in ``values`` as ``max_value`` (output grid, unsigned) and
+        ``threshold`` (input grid). With ``events``, returns ``(y, flags)``: ``flags`` maps
+        each of :data:`EVENT_FLAGS` to a 1-bit value."""
         spec = self._spec
         fmt_in = spec.input_format
         x = values["x"]
+        self._max_value = values.get("max_value")
+        self._flags = []
 
-        if spec.kind == "thresholded_relu":
+        if spec.kind == "thresholded_relu" and "threshold" in values:
+            t = values["threshold"]
+            taken = Bounded(x, fmt_in.min_code, fmt_in.max_code)
+            select = x > t
+            branches = (self._convert(taken, fmt_in.frac, by_reset), Bounded.const(0))
+        elif spec.kind == "thresholded_relu":
             t = spec.threshold_q.code
             taken = Bounded(x, max(t + 1, fmt_in.min_code), fmt_in.max_code) \
                 if t < fmt_in.max_code else None
@@ -261,12 +334,18 @@ class LaneDatapath:
                         else None, Bounded.const(0))
         elif not fmt_in.signed:
             # Every input is at least zero: the identity branch alone.
-            return self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset).value
+            identity = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset)
+            select, branches = Const(1, 1), (identity, identity)
+            self._flags.append(self._flags[0])
         else:
             positive = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset)
             select = ~x[-1]  # positive branch when true
             if spec.kind == "relu" or self._impl == "zero":
                 negative = Bounded.const(0)
+                self._flags.append({})
+            elif self._impl == "variable":
+                product = Bounded(values["product"], *self._product_range())
+                negative = self._convert(product, fmt_in.frac + self._operand[1], by_reset)
             else:
                 neg = Bounded(x, fmt_in.min_code, -1)
                 if self._impl == "shift":
@@ -278,6 +357,22 @@ class LaneDatapath:
             branches = (positive, negative)
 
         taken, other = branches
+        y = self._select(select, taken, other, by_reset)
+        if not events:
+            return y
+        # Each converted branch left its flags, in order (a constant branch none).
+        if spec.kind == "thresholded_relu":
+            taken_flags, other_flags = (self._flags[0] if taken is not None else {}), {}
+        else:
+            taken_flags, other_flags = self._flags[0], self._flags[1]
+        flags = {"negative": x[-1] if fmt_in.signed else Const(0, 1), "zero": y == 0}
+        for name in ("clip", "sat_high", "sat_low"):
+            a, b = taken_flags.get(name, 0), other_flags.get(name, 0)
+            flags[name] = (Const(a, 1) if isinstance(a, int) and isinstance(b, int) and a == b
+                           else Mux(select, a, b))
+        return y, flags
+
+    def _select(self, select, taken, other, by_reset):
         if taken is None:
             return Bounded.const(other.lo).value
         # The result in the narrowest shape that holds both branches (a ReLU's is unsigned: no
@@ -289,16 +384,26 @@ class LaneDatapath:
         return choose(select, taken.value, other, shape, by_reset)
 
     def _convert(self, b, scale, by_reset):
-        """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow."""
+        """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow. Leaves
+        the branch's event flags (clip, saturations) in ``self._flags``."""
         spec = self._spec
+        flags = {}
         b = b.round_shift(scale - spec.out_frac, spec.rounding)
-        if spec.max_value_q is not None:
+        if self._max_value is not None:
+            fmt = spec.output_format
+            flags["clip"] = _above(b, self._max_value, 0)
+            b = b.clip_above_value(self._max_value, 0, fmt.max_code, by_reset)
+        elif spec.max_value_q is not None:
             # Rounding is monotone and the clip lies on the output grid, so clipping the
             # rounded value equals rounding the clipped one.
+            flags["clip"] = _above(b, spec.max_value_q.code)
             b = b.clip_above(spec.max_value_q.code, by_reset)
         lo, hi = spec.output_range
+        self._flags.append(flags)
         if spec.overflow == "wrap":
             return b.wrap(spec.out_width, spec.out_signed)
+        flags["sat_high"] = _above(b, hi)
+        flags["sat_low"] = 0 if b.lo >= lo else 1 if b.hi < lo else b.value < lo
         if spec.overflow == "saturate_zero":
             return b.zero_outside(lo, hi, by_reset)
         return b.clip_above(hi, by_reset).clip_below(lo, by_reset)

@@ -1,27 +1,55 @@
 # SPDX-License-Identifier: Apache-2.0
 """The stream-to-stream activation pipeline."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..spec import Spec
-from .datapath import LaneDatapath, choose, format_shape
+from .datapath import EVENT_FLAGS, LaneDatapath, choose, format_shape, slope_operand
 
-__all__ = ["payload_layout", "ActivationPipeline", "CONTROL_GROUP_BITS"]
+__all__ = ["payload_layout", "params_layout", "events_layout", "ActivationPipeline",
+           "CONTROL_GROUP_BITS"]
 
 #: With registered ready, one copy of the control flip-flops per this many data bits (at least
 #: one lane): bounds the fanout of each valid flag, which otherwise limits Fmax of wide blocks.
 CONTROL_GROUP_BITS = 16
 
 
-def payload_layout(lane_shape, lanes, user_width):
-    """A beat: ``data`` (``lanes`` lanes, lane 0 in the least significant bits), ``last``, and
-    ``user`` when ``user_width`` is non-zero."""
+def payload_layout(lane_shape, lanes, user_width, extra=None):
+    """A beat: ``data`` (``lanes`` lanes, lane 0 in the least significant bits), ``last``,
+    ``user`` when ``user_width`` is non-zero, and the fields of ``extra`` (a dict)."""
     fields = {"data": data.ArrayLayout(lane_shape, lanes), "last": 1}
     if user_width:
         fields["user"] = user_width
+    fields.update(extra or {})
     return data.StructLayout(fields)
+
+
+def params_layout(spec):
+    """The parameters that travel with each input beat, or ``None`` when all are constants:
+    ``slope`` (per lane, where slopes are values: see
+    :func:`~relu_hw.gateware.datapath.slope_operand`), ``max_value`` (an unsigned code on the
+    output grid) and ``threshold`` (a code on the input grid, one bit wider) where they are
+    runtime parameters."""
+    fields = {}
+    operand = slope_operand(spec)
+    if operand is not None:
+        fields["slope"] = data.ArrayLayout(operand[0], spec.lanes)
+    if "max_value" in spec.runtime:
+        fields["max_value"] = unsigned(spec.output_format.max_code.bit_length())
+    if "threshold" in spec.runtime:
+        fields["threshold"] = signed(spec.width + 1)
+    return data.StructLayout(fields) if fields else None
+
+
+def events_layout(spec):
+    """The events of each output beat, per lane (one bit each of
+    :data:`~relu_hw.gateware.datapath.EVENT_FLAGS`), when the block has control; else
+    ``None``."""
+    if spec.control == "none":
+        return None
+    return data.ArrayLayout(data.StructLayout({name: 1 for name in EVENT_FLAGS}), spec.lanes)
 
 
 class ActivationPipeline(wiring.Component):
@@ -36,9 +64,13 @@ class ActivationPipeline(wiring.Component):
     Members
     -------
     i : In(stream.Signature(payload_layout(format_shape(input_format), lanes, user_width)))
-        Lanes are ``signed(width)``, or ``unsigned(width)`` for an unsigned input.
+        Lanes are ``signed(width)``, or ``unsigned(width)`` for an unsigned input. With
+        :func:`params_layout`, also ``params``: the parameters each beat is computed with,
+        which travel with it.
     o : Out(stream.Signature(payload_layout(format_shape(output_format), lanes, user_width)))
         Lanes are ``signed(out_width)``, or ``unsigned(out_width)`` for an unsigned output.
+        With :func:`events_layout` (a block with control), also ``events``: what each beat's
+        lanes counted.
 
     Timing
     ------
@@ -66,13 +98,14 @@ class ActivationPipeline(wiring.Component):
         if not isinstance(spec, Spec):
             raise TypeError(f"Spec must be a relu_hw.Spec, not {spec!r}")
         self._spec = spec
+        params, events = params_layout(spec), events_layout(spec)
         super().__init__({
-            "i": In(stream.Signature(
-                payload_layout(format_shape(spec.input_format), spec.lanes,
-                               spec.user_width))),
-            "o": Out(stream.Signature(
-                payload_layout(format_shape(spec.output_format), spec.lanes,
-                               spec.user_width))),
+            "i": In(stream.Signature(payload_layout(
+                format_shape(spec.input_format), spec.lanes, spec.user_width,
+                {"params": params} if params is not None else None))),
+            "o": Out(stream.Signature(payload_layout(
+                format_shape(spec.output_format), spec.lanes, spec.user_width,
+                {"events": events} if events is not None else None))),
         })
 
     @property
@@ -111,12 +144,21 @@ class ActivationPipeline(wiring.Component):
         # What each stage computes from the previous one's values, as {name: value}.
         # Stage 1 prepares (slope products); the last stage finishes (round, clip, mux);
         # stages in between delay. With one stage both happen before the one register.
+        # Runtime parameters shared by the lanes travel with the beat until the last stage uses
+        # them; a slope is used by the first.
+        shared = [name for name in ("max_value", "threshold") if name in spec.runtime]
+        variable_slopes = slope_operand(spec) is not None
+        monitor = events_layout(spec) is not None
+
         def prepare(payload):
             out = {"last": payload.last}
             if spec.user_width:
                 out["user"] = payload.user
+            for name in shared:
+                out[name] = payload.params[name]
             for k, lane in enumerate(lanes):
-                for name, v in lane.prepare(payload.data[k], m).items():
+                slope = payload.params.slope[k] if variable_slopes else None
+                for name, v in lane.prepare(payload.data[k], m, slope=slope).items():
                     out[f"lane{k}_{name}"] = v
             return out
 
@@ -125,10 +167,17 @@ class ActivationPipeline(wiring.Component):
             for k, lane in enumerate(lanes):
                 prepared = {name[len(f"lane{k}_"):]: v for name, v in values.items()
                             if name.startswith(f"lane{k}_")}
+                prepared.update({name: values[name] for name in shared})
                 # spec.zeroing: the flip-flops' reset makes a zero for free where the enable
                 # gates it (iCE40); where reset overrides the enable (ECP5) it costs a LUT from
                 # the enable to every reset pin, which a mask in logic avoids.
-                out[f"lane{k}_y"] = lane.finish(prepared, by_reset=spec.zero_by_reset)
+                if not monitor:
+                    out[f"lane{k}_y"] = lane.finish(prepared, by_reset=spec.zero_by_reset)
+                    continue
+                out[f"lane{k}_y"], flags = lane.finish(prepared, by_reset=spec.zero_by_reset,
+                                                       events=True)
+                for name, flag in flags.items():
+                    out[f"lane{k}_{name}"] = flag
             return out
 
         valids = [flags(f"stage{j}_valid") for j in range(1, spec.stages + 1)]
@@ -208,4 +257,7 @@ class ActivationPipeline(wiring.Component):
             m.d.comb += self.o.payload.user.eq(out_values["user"])
         for k in range(spec.lanes):
             m.d.comb += self.o.payload.data[k].eq(out_values[f"lane{k}_y"])
+            if monitor:
+                for name in EVENT_FLAGS:
+                    m.d.comb += self.o.payload.events[k][name].eq(out_values[f"lane{k}_{name}"])
         return m

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The Amaranth backend: the gateware itself on Amaranth's Python simulator.
 
-A producer and a consumer testbench drive :class:`~relu_hw.gateware.ActivationPipeline` with
-the cycle rules of :mod:`.stimulus`, taking input beats and patterns from the source a chunk
-at a time and handing output beats to the sink a chunk at a time.
+A producer and a consumer testbench drive :class:`~relu_hw.gateware.ActivationPipeline` (or,
+for a block with control or per-channel slopes,
+:class:`~relu_hw.gateware.control.ControlledActivation`) with the cycle rules of
+:mod:`.stimulus`, taking input beats and patterns from the source a chunk at a time and handing
+output beats to the sink a chunk at a time. The producer also drives the AXI4-Lite bus: the
+parameter writes, and the snapshot and reads after the run.
 """
 
 import numpy as np
@@ -11,9 +14,11 @@ from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
 from ..gateware import ActivationPipeline
+from ..gateware.control import ControlledActivation, needs_controller
+from ..regmap import RegisterMap
 from .scoreboard import Collector, End, OutBeats
-from .stimulus import (MAX_IDLE_CYCLES, check_max_idle, deadline, horizon, stall_message,
-                       watch)
+from .stimulus import (BUS_TIMEOUT, MAX_IDLE_CYCLES, bus_writes, check_max_idle, deadline,
+                       horizon, readback_registers, stall_message, watch)
 
 __all__ = ["stream_amaranth", "run_amaranth"]
 
@@ -41,18 +46,115 @@ class _Patterns:
         raise AssertionError(f"pattern of cycle {c} asked for out of order")
 
 
+class _Bus:
+    """The AXI4-Lite master of a run (see the cycle rules of :mod:`.stimulus`): the parameter
+    writes, then, once asked, a snapshot and the reads of the registers read back."""
+
+    def __init__(self, spec, dut, writes):
+        self._axil = dut.axil if spec.control != "none" else None
+        self._writes = bus_writes(spec, writes)
+        self.done = 0                   # writes with their response
+        self.error = None
+        self.registers = None
+        self._ops = []                  # ("w", address, data, name) or ("r", address, name)
+        self._op = None
+        self._aw = self._w = self._ar = False
+        self._since = 0
+        self._spec = spec
+
+    @property
+    def active(self):
+        return self._axil is not None
+
+    def may_offer(self, frame):
+        """Whether a beat of ``frame`` may be offered: every write for it is done."""
+        return self.done == len(self._writes) or self._writes[self.done][0] > frame
+
+    def read_back(self):
+        """Queue the snapshot and the reads of the registers read back."""
+        control = RegisterMap(self._spec)["CONTROL"]
+        self._ops = [("w", control.offset, control.fields[1].bits(1), "CONTROL")]
+        self._ops += [("r", address, name) for name, address in readback_registers(self._spec)]
+        self.registers = {}
+
+    @property
+    def finished(self):
+        return self.registers is not None and not self._ops and self._op is None
+
+    def drive(self, ctx, frames_started):
+        """Set the bus for this cycle; ``frames_started`` counts the frames whose first beat
+        has been taken."""
+        bus = self._axil
+        if self._op is None:
+            # Writes for frames the run never reached are dropped once the stream is done.
+            if self.done < len(self._writes) and self.registers is None:
+                frame, address, data = self._writes[self.done]
+                if frame == 0 or frames_started >= frame:
+                    self._op = ("w", address, data, None)
+            elif self._ops:
+                self._op = self._ops.pop(0)
+            if self._op is not None:
+                self._since = 0
+                if self._op[0] == "w":
+                    ctx.set(bus.awaddr, self._op[1])
+                    ctx.set(bus.wdata, self._op[2])
+                    ctx.set(bus.wstrb, 0xF)
+                    self._aw = self._w = True
+                else:
+                    ctx.set(bus.araddr, self._op[1])
+                    self._ar = True
+        ctx.set(bus.awvalid, self._aw)
+        ctx.set(bus.wvalid, self._w)
+        ctx.set(bus.arvalid, self._ar)
+        ctx.set(bus.bready, 1)
+        ctx.set(bus.rready, 1)
+
+    def sampled(self, awready, wready, bvalid, bresp, arready, rvalid, rdata, rresp):
+        """Take the handshakes sampled at a rising edge."""
+        if self._op is None:
+            return
+        self._since += 1
+        if self._since > BUS_TIMEOUT and self.error is None:
+            self.error = f"the bus gave no response in {BUS_TIMEOUT} cycles"
+        if self._aw and awready:
+            self._aw = False
+        if self._w and wready:
+            self._w = False
+        if self._ar and arready:
+            self._ar = False
+        kind = self._op[0]
+        if kind == "w" and not self._aw and not self._w and bvalid:
+            if bresp != 0 and self.error is None:
+                name = self._op[3] or f"the register at {self._op[1]:#x}"
+                self.error = f"a write to {name} answered {'SLVERR' if bresp == 2 else bresp}"
+            if self._op[3] is None:
+                self.done += 1
+            self._op = None
+        elif kind == "r" and not self._ar and rvalid:
+            if rresp != 0 and self.error is None:
+                self.error = f"a read of {self._op[2]} answered SLVERR"
+            self.registers[self._op[2]] = rdata
+            self._op = None
+
+
 def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
-                    max_idle=MAX_IDLE_CYCLES):
-    """Run ``source`` through :class:`~relu_hw.gateware.ActivationPipeline` on Amaranth's
-    simulator, handing input and output beats to ``sink``; return an :class:`~.End`.
+                    max_idle=MAX_IDLE_CYCLES, writes=()):
+    """Run ``source`` through :class:`~relu_hw.gateware.ActivationPipeline` (or
+    :class:`~relu_hw.gateware.control.ControlledActivation` where the spec needs it) on
+    Amaranth's simulator, handing input and output beats to ``sink``; return an
+    :class:`~.End`.
 
     ``progress``, if given, is called with the number of output beats so far, every
-    :data:`CHUNK` beats. ``dut`` is the design to run instead of ``ActivationPipeline(spec)``:
-    any component with the same ``i`` and ``o`` streams. The run ends as stalled after
-    ``max_idle`` cycles without an output beat.
+    :data:`CHUNK` beats. ``dut`` is the design to run instead: any component with the same
+    ``i`` and ``o`` streams (and ``axil`` with control). The run ends as stalled after
+    ``max_idle`` cycles without an output beat. ``writes`` are parameter writes
+    (:class:`relu_hw.frames.Write`); with control, the registers are read back after the
+    run (``End.registers``).
     """
     max_idle = check_max_idle(max_idle)
-    dut = ActivationPipeline(spec) if dut is None else dut
+    if dut is None:
+        dut = ControlledActivation(spec) if needs_controller(spec) else ActivationPipeline(spec)
+    bus = _Bus(spec, dut, writes)
     n, latency = source.beats, spec.latency
     stop_offering = deadline(source.pattern_length, n, latency)
     give_up = horizon(source.pattern_length, n, latency)
@@ -64,7 +166,8 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
     lane_mask = (1 << spec.width) - 1
     shifts = [spec.width * k for k in range(spec.lanes)]
     chunks = source.beat_chunks(CHUNK)
-    state = {"taken": 0, "seen": 0, "cycles": None, "end": None, "stopped": None}
+    state = {"taken": 0, "seen": 0, "cycles": None, "end": None, "stopped": None,
+             "stream_done": False}
 
     def payload_of(chunk, k):
         word = int(chunk.last[k]) << at_last | int(chunk.user[k]) << at_user
@@ -74,10 +177,16 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
 
     async def producer(ctx):
         sent, offering, chunk, c = 0, False, None, 0
+        frame, first, frames_started = 0, True, 0
 
         def drive():
             nonlocal offering, chunk
-            if not offering and sent < n and c < stop_offering and patterns.at(c)[0]:
+            if bus.active:
+                if state["stream_done"] and bus.registers is None:
+                    bus.read_back()
+                bus.drive(ctx, frames_started)
+            if not offering and sent < n and c < stop_offering and patterns.at(c)[0] \
+                    and (not bus.active or bus.may_offer(frame)):
                 if chunk is None or sent >= chunk.stop:
                     chunk = next(chunks)
                     sink.inputs(chunk)
@@ -86,11 +195,21 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
             ctx.set(dut.i.valid, offering)
 
         drive()
-        async for _, _, ready in ctx.tick().sample(dut.i.ready):
+        axil = dut.axil if bus.active else None
+        watched = [dut.i.ready] + ([axil.awready, axil.wready, axil.bvalid, axil.bresp,
+                                    axil.arready, axil.rvalid, axil.rdata, axil.rresp]
+                                   if bus.active else [])
+        async for _, _, ready, *handshakes in ctx.tick().sample(*watched):
             if offering and ready:
                 chunk.in_cycle[sent - chunk.start] = c
+                k = sent - chunk.start
+                frames_started += first
+                first = bool(chunk.last[k])
+                frame += first
                 sent, offering = sent + 1, False
                 state["taken"] = sent
+            if bus.active:
+                bus.sampled(*handshakes)
             c += 1
             drive()
 
@@ -152,9 +271,19 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
         if timed_out:
             state["stopped"] = stall_message(c - idle_from, idle_from, offered_while_idle,
                                              ready_while_idle)
+        if bus.active:
+            # The registers, once the stream is done (and any write still on its way).
+            state["stream_done"] = True
+            waited = 0
+            while not bus.finished and bus.error is None:
+                await ctx.tick()
+                waited += 1
+                if waited > BUS_TIMEOUT * (len(readback_registers(spec)) + 2):
+                    bus.error = "the register reads after the run did not finish"
         state["end"] = End(cycles=c if state["cycles"] is None else state["cycles"],
                            timed_out=timed_out,
-                           taken=state["taken"], seen=state["seen"], stopped=state["stopped"])
+                           taken=state["taken"], seen=state["seen"], stopped=state["stopped"],
+                           registers=bus.registers, bus_error=bus.error)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -168,9 +297,9 @@ def stream_amaranth(spec, source, sink, vcd=None, progress=None, dut=None,
     return state["end"]
 
 
-def run_amaranth(spec, stim, vcd=None, dut=None):
+def run_amaranth(spec, stim, vcd=None, dut=None, writes=()):
     """Run a whole ``stim`` (a :class:`~.stimulus.Stimulus` or any source) on Amaranth's
     simulator; return its :class:`~.scoreboard.Trace`."""
     collector = Collector(spec.lanes)
-    end = stream_amaranth(spec, stim, collector, vcd=vcd, dut=dut)
+    end = stream_amaranth(spec, stim, collector, vcd=vcd, dut=dut, writes=writes)
     return collector.trace(end)

@@ -5,7 +5,8 @@
 // a shared library with the model by relu_hw.sim.verilator and called through ctypes, which
 // releases the GIL for the duration of a step.
 //
-// Defines: RELU_HW_USER (1 when the ports have TUSER), VM_TRACE (1 for a traced build).
+// Defines: RELU_HW_USER (1 when the ports have TUSER), RELU_HW_AXIL (1 when the block has the
+// AXI4-Lite slave s_axil_*), VM_TRACE (1 for a traced build).
 // vl_user.h is force-included: the model's printing goes to standard error (never into the
 // caller's output), and $finish, $stop, $fatal and Verilator's own fatal errors end the run
 // with a message instead of ending the process.
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace {
 // What ends a run from inside the model's evaluation.
@@ -107,6 +109,11 @@ enum : int64_t { DONE = 0, NEED_INPUT = 1, NEED_PATTERN = 2, OUTPUT_FULL = 3, BU
 // How a run ended before its time (state[5]).
 enum : int64_t { RAN = 0, STALLED = 1, STOPPED = 2 };
 
+// A register write of the run's schedule: for the frame that is the first computed with it.
+struct Write {
+    int64_t frame, address, data;
+};
+
 struct Run {
     std::unique_ptr<VerilatedContext> ctx;
     std::unique_ptr<Vmodel> top;
@@ -119,6 +126,13 @@ struct Run {
     int64_t idle_from = 0, ready_while_idle = 0, offered_while_idle = 0, ended = RAN;
     bool offering = false;
     std::string message;
+    // The register writes (cycle rules of relu_hw.sim.stimulus): `done` have had their
+    // response; one is on the bus while `writing`, its address and data channels pending in
+    // `aw` and `w`. `frame` is the frame of the next beat to send, `first` whether it starts
+    // one, `frames_started` the frames whose first beat was taken.
+    std::vector<Write> writes;
+    int64_t done = 0, frame = 0, frames_started = 0, bad_write = -1, bus_waited = 0;
+    bool first = true, writing = false, aw = false, w = false, bus_stuck = false;
 
     void dump() {
 #if VM_TRACE
@@ -185,6 +199,16 @@ __attribute__((visibility("default"))) void* relu_hw_open(
     return run;
 }
 
+// Gives the run its register writes: count of them, each with the frame that is the first
+// computed with it, its byte address and its data, in frame order.
+__attribute__((visibility("default"))) void relu_hw_writes(
+        void* handle, int64_t count, const int64_t* frames, const int64_t* addresses,
+        const int64_t* data) {
+    auto* run = static_cast<Run*>(handle);
+    run->writes.clear();
+    for (int64_t i = 0; i < count; ++i) run->writes.push_back({frames[i], addresses[i], data[i]});
+}
+
 // Why a run ended before its time (after relu_hw_step said STOPPED), or "".
 __attribute__((visibility("default"))) const char* relu_hw_message(void* handle) {
     return static_cast<Run*>(handle)->message.c_str();
@@ -221,6 +245,7 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     const int64_t max_idle = run.max_idle;
     bool offering = run.offering;
     int64_t produced = 0, why = DONE;
+    const int64_t writes = static_cast<int64_t>(run.writes.size());
     try {
         for (;; ++c) {
             if (c == budget_end) {
@@ -245,7 +270,29 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
                 valid = vpat[c - pat_start];
                 ready = rpat[c - pat_start];
             }
-            const bool load = !offering && sent < n && c < deadline && valid;
+            bool may_offer = true;
+#if RELU_HW_AXIL
+            // A write starts once the previous one has its response and the first beat of
+            // the frame before its own has been taken; no beat of a frame goes before its
+            // writes are done.
+            if (!run.writing && run.done < writes) {
+                const Write& next = run.writes[run.done];
+                if (next.frame == 0 || run.frames_started >= next.frame) {
+                    top.s_axil_awaddr = next.address;
+                    top.s_axil_wdata = next.data;
+                    top.s_axil_wstrb = 0xF;
+                    run.writing = run.aw = run.w = true;
+                    run.bus_waited = 0;
+                }
+            }
+            top.s_axil_awvalid = run.aw;
+            top.s_axil_wvalid = run.w;
+            top.s_axil_arvalid = 0;
+            top.s_axil_bready = 1;
+            top.s_axil_rready = 1;
+            may_offer = run.done == writes || run.writes[run.done].frame > run.frame;
+#endif
+            const bool load = !offering && sent < n && c < deadline && valid && may_offer;
             if (load && (sent < in_start || sent >= in_end)) {
                 why = NEED_INPUT;
                 break;
@@ -274,9 +321,25 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
             // Sample the handshakes just before the rising edge.
             if (offering && top.s_axis_tready) {
                 in_cycle[sent - in_start] = c;
+                run.frames_started += run.first;
+                run.first = in_last[sent - in_start] != 0;
+                run.frame += run.first;
                 ++sent;
                 offering = false;
             }
+#if RELU_HW_AXIL
+            if (run.writing) {
+                if (run.aw && top.s_axil_awready) run.aw = false;
+                if (run.w && top.s_axil_wready) run.w = false;
+                if (!run.aw && !run.w && top.s_axil_bvalid) {
+                    if (top.s_axil_bresp != 0 && run.bad_write < 0) run.bad_write = run.done;
+                    ++run.done;
+                    run.writing = false;
+                } else if (++run.bus_waited > 1000) {
+                    run.bus_stuck = true;
+                }
+            }
+#endif
             ready_while_idle += ready;
             offered_while_idle += top.s_axis_tvalid;
             if (ready && top.m_axis_tvalid) {
@@ -324,7 +387,77 @@ __attribute__((visibility("default"))) int64_t relu_hw_step(
     state[6] = ready_while_idle;
     state[7] = idle_from;
     state[8] = offered_while_idle;
+    state[9] = run.done;
+    state[10] = run.bad_write;
+    state[11] = run.bus_stuck;
     return why;
+}
+
+// After a run: one register transaction on the idle stream (no beat offered, the sink
+// ready), once any write of the run still on the bus has finished. A write when `write` is
+// non-zero, else a read; result receives {response (-1 if none came in `timeout` cycles),
+// data read}.
+__attribute__((visibility("default"))) void relu_hw_bus(
+        void* handle, int64_t write, int64_t address, int64_t data, int64_t timeout,
+        int64_t* result) {
+    Run& run = *static_cast<Run*>(handle);
+    result[0] = -1;
+    result[1] = 0;
+#if RELU_HW_AXIL
+    Vmodel& top = *run.top;
+    bool aw = run.writing && run.aw, w = run.writing && run.w, ar = false;
+    bool finishing = run.writing;       // the run's last write first, if it is still going
+    bool started = false;
+    try {
+        for (int64_t k = 0; k < timeout; ++k) {
+            if (!finishing && !started) {
+                if (write) {
+                    top.s_axil_awaddr = address;
+                    top.s_axil_wdata = data;
+                    top.s_axil_wstrb = 0xF;
+                    aw = w = true;
+                } else {
+                    top.s_axil_araddr = address;
+                    ar = true;
+                }
+                started = true;
+            }
+            top.s_axis_tvalid = 0;
+            top.m_axis_tready = 1;
+            top.s_axil_awvalid = aw;
+            top.s_axil_wvalid = w;
+            top.s_axil_arvalid = ar;
+            top.s_axil_bready = 1;
+            top.s_axil_rready = 1;
+            step(top);
+            run.dump();
+            bool finished = false;
+            if (aw && top.s_axil_awready) aw = false;
+            if (w && top.s_axil_wready) w = false;
+            if (ar && top.s_axil_arready) ar = false;
+            if ((finishing || write) && !aw && !w && top.s_axil_bvalid) {
+                finished = true;
+                if (!finishing) result[0] = top.s_axil_bresp;
+            } else if (!finishing && !write && !ar && top.s_axil_rvalid) {
+                finished = true;
+                result[0] = top.s_axil_rresp;
+                result[1] = top.s_axil_rdata;
+            }
+            top.aclk = 1;
+            step(top);
+            run.dump();
+            top.aclk = 0;
+            if (finished) {
+                if (!finishing) return;
+                finishing = run.writing = false;
+            }
+        }
+    } catch (const ModelStop& e) {
+        run.message = e.message;
+    }
+#else
+    (void)run; (void)write; (void)address; (void)data; (void)timeout;
+#endif
 }
 
 // Ends a run and frees it.

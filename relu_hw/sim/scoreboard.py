@@ -6,7 +6,11 @@ A backend hands a sink the input beats as it starts on them (:class:`~.stimulus.
 :class:`Scoreboard` compares each output beat with the input beat of the same position:
 lanes, ``last`` and ``user``; it counts lost and extra beats, and keeps the first mismatches
 and the latency range. It holds only the input beats not yet matched, so its memory does not
-grow with the run. :class:`Collector` keeps everything instead, as a :class:`Trace`.
+grow with the run. It also counts, per lane, the events the block's telemetry counts
+(:data:`~relu_hw.frames.EVENTS`) on the expected outputs. A block with per-channel slopes or
+runtime parameters is checked against :class:`~relu_hw.frames.FrameModel`, which follows
+frames and parameter writes. :class:`Collector` keeps everything instead, as a
+:class:`Trace`.
 """
 
 from collections import deque
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..frames import EVENTS, FrameModel, telemetry_summary
 from ..golden import golden
 from .stimulus import Beats
 
@@ -37,12 +42,16 @@ class End:
     """How a run ended: ``cycles`` simulated until the last expected output beat (inclusive),
     or all cycles simulated if it ``timed_out``; input beats ``taken``; output beats
     ``seen``; ``stopped``, a sentence, when the run ended before its time (it stalled, or the
-    model stopped itself)."""
+    model stopped itself); for a block with control, ``registers`` read back after the run
+    (``{name: value}``) and ``bus_error``, a sentence, when a register write or read went
+    wrong."""
     cycles: int
     timed_out: bool
     taken: int
     seen: int
     stopped: str | None = None
+    registers: dict | None = None
+    bus_error: str | None = None
 
 
 @dataclass
@@ -96,6 +105,76 @@ def expectation(spec):
     return lambda data: np.take(flat, data + offsets)
 
 
+def needs_frames(spec, writes=()):
+    """Whether outputs depend on more than each beat's input: per-channel slopes, or
+    parameter writes."""
+    return spec.channels != spec.lanes or bool(writes)
+
+
+def _event_counter(spec):
+    """A function from ``(beats, lanes)`` input codes to the per-lane counts of the events
+    that depend on more than the input's sign and the output (``clip``, ``sat_high``,
+    ``sat_low``), as a dict; from a table of every input code's events for inputs up to 16
+    bits, from the golden model otherwise. Events the configuration can never have are not
+    counted at all."""
+    fmt = spec.input_format
+    names = ("clip", "sat_high", "sat_low")
+    distinct = spec.lanes if spec.kind == "prelu" else 1
+    if fmt.width > 16 or distinct << fmt.width > _TABLE_ENTRIES:
+        def count(data):
+            _, events = FrameModel(spec).expect(data, np.ones(len(data), bool), count=False)
+            return {name: events[name].sum(axis=0) for name in names}
+        return count
+    codes = np.arange(fmt.min_code, fmt.max_code + 1, dtype=np.int64)
+    _, events = FrameModel(spec).expect(np.repeat(codes[:, None], spec.lanes, axis=1),
+                                        np.ones(len(codes), bool), count=False)
+    table = sum(events[name].astype(np.uint8) << i for i, name in enumerate(names))
+    possible = [(i, name) for i, name in enumerate(names) if (table >> i & 1).any()]
+    if not possible:
+        return lambda data: {}
+    if distinct == 1:
+        column = np.ascontiguousarray(table[:, 0])
+        flags = lambda data: np.take(column, data - fmt.min_code)  # noqa: E731
+    else:
+        flat = np.ascontiguousarray(table.T).ravel()
+        offsets = np.arange(spec.lanes) * len(codes) - fmt.min_code
+        flags = lambda data: np.take(flat, data + offsets)  # noqa: E731
+    return lambda data: {name: ((flags(data) >> i) & 1).sum(axis=0, dtype=np.int64)
+                         for i, name in possible}
+
+
+class Telemetry:
+    """Per-lane event counts of output beats, as the block's counters count them."""
+
+    def __init__(self, spec):
+        self._spec = spec
+        self.beats = self.frames = 0
+        self.counts = {name: np.zeros(spec.lanes, dtype=np.int64) for name in EVENTS}
+        self.alive = np.zeros(spec.lanes, dtype=bool)
+
+    def add(self, inputs, last, outputs, counts):
+        """Count beats with ``inputs``, ``last`` and (expected) ``outputs``; ``counts`` holds
+        the per-lane counts of any other events."""
+        self.beats += len(inputs)
+        self.frames += int(np.count_nonzero(last))
+        self.counts["negative"] += (inputs < 0).sum(axis=0)
+        self.counts["zero"] += (outputs == 0).sum(axis=0)
+        self.alive |= (outputs != 0).any(axis=0)
+        for name, value in counts.items():
+            self.counts[name] += value
+
+    def counters(self):
+        """What the counter registers read: ``{register: value}`` (as
+        :meth:`relu_hw.frames.FrameModel.counters`)."""
+        model = FrameModel(self._spec)
+        model.beats, model.frames, model.counts, model.alive = (self.beats, self.frames,
+                                                                self.counts, self.alive)
+        return model.counters()
+
+    def summary(self):
+        return telemetry_summary(self._spec, self.beats, self.frames, self.counts, self.alive)
+
+
 class Scoreboard:
     """A sink that checks every output beat against the golden model as the run goes.
 
@@ -106,13 +185,28 @@ class Scoreboard:
         The input beats of the run; output beats past them are extra.
     limit : int
         How many mismatches to keep (all are counted).
+    writes : list of relu_hw.frames.Write
+        Parameter writes the run applies.
+
+    Attributes
+    ----------
+    telemetry : Telemetry
+        The events of the beats checked so far (of every input beat, when the outputs depend
+        on frames).
     """
 
-    def __init__(self, spec, beats, limit=10):
+    def __init__(self, spec, beats, limit=10, writes=()):
         self._spec = spec
         self._beats = beats
         self._limit = limit
-        self._expect = expectation(spec)
+        self.telemetry = Telemetry(spec)
+        if needs_frames(spec, writes):
+            self._frames = FrameModel(spec, writes)
+            self._expected = {}
+        else:
+            self._frames = None
+            self._expect = expectation(spec)
+            self._events = _event_counter(spec)
         self._inputs = deque()
         self.mismatches = []
         self.count = 0
@@ -121,7 +215,20 @@ class Scoreboard:
         self._extra = None
 
     def inputs(self, beats):
+        if self._frames is not None:
+            # Frames are followed in input order; each chunk's expectation is made as it
+            # comes, and its events counted.
+            want, events = self._frames.expect(beats.data, beats.last, count=False)
+            self._expected[beats.start] = want
+            self.telemetry.add(np.asarray(beats.data), beats.last, want,
+                               {name: events[name].sum(axis=0)
+                                for name in ("clip", "sat_high", "sat_low")})
         self._inputs.append(beats)
+
+    def _drop_oldest(self):
+        chunk = self._inputs.popleft()
+        if self._frames is not None:
+            del self._expected[chunk.start]
 
     def outputs(self, out):
         n = len(out.data)
@@ -130,7 +237,7 @@ class Scoreboard:
         while done < expected:
             position = out.start + done
             while self._inputs and self._inputs[0].stop <= position:
-                self._inputs.popleft()
+                self._drop_oldest()
             if not self._inputs:
                 # The block put out a beat before the source had offered the input of that
                 # position: a beat out of nothing. Nothing after it lines up.
@@ -149,8 +256,12 @@ class Scoreboard:
     def _compare(self, chunk, a, out, b, k):
         inputs = chunk.data[a:a + k]
         got = out.data[b:b + k]
-        want = self._expect(inputs)
         sent_last, sent_user = chunk.last[a:a + k], chunk.user[a:a + k]
+        if self._frames is not None:
+            want = self._expected[chunk.start][a:a + k]
+        else:
+            want = self._expect(inputs)
+            self.telemetry.add(inputs, sent_last, want, self._events(inputs))
         got_last, got_user = out.last[b:b + k], out.user[b:b + k]
         found = []
         if not (np.array_equal(got, want) and np.array_equal(sent_last, got_last)
@@ -261,10 +372,10 @@ class Collector:
             cycles=end.cycles, timed_out=end.timed_out)
 
 
-def check(spec, stim, trace, limit=10):
-    """Compare a whole ``trace`` of ``stim`` with the golden model; return
-    ``(mismatches[:limit], count)``."""
-    board = Scoreboard(spec, stim.beats, limit)
+def check(spec, stim, trace, limit=10, writes=()):
+    """Compare a whole ``trace`` of ``stim`` (run with parameter ``writes``) with the golden
+    model; return ``(mismatches[:limit], count)``."""
+    board = Scoreboard(spec, stim.beats, limit, writes=writes)
     board.inputs(Beats(0, np.asarray(stim.data, dtype=np.int64), np.asarray(stim.last),
                        np.asarray(stim.user), np.asarray(trace.in_cycle)))
     board.outputs(OutBeats(0, trace.data, trace.last, trace.user, trace.out_cycle))

@@ -14,6 +14,18 @@ the last expected output beat the sink watches :func:`watch` more cycles for ext
 without an output beat (:data:`MAX_IDLE_CYCLES` unless told otherwise): a block that never
 answers, or a sink that is never ready, is reported, not waited for.
 
+Register writes
+---------------
+A block with control takes parameter writes (:class:`relu_hw.frames.Write`), each for the frame
+that is the first to be computed with it, issued in frame order on AXI4-Lite: a write for frame
+``f`` starts on the first cycle on which the previous write's response has been taken and
+(unless ``f`` is 0) the first beat of frame ``f - 1`` has been taken, both on earlier cycles;
+AWVALID and WVALID rise together, each falling after its own handshake; BREADY is always high.
+The source offers no beat of frame ``f`` until every write for frames up to ``f`` has had its
+response, so the block's frame-boundary rule, not the timing, decides which frame a write
+reaches. After the run, the bus writes CONTROL.SNAPSHOT and reads the registers of
+:func:`readback_registers` one at a time (RREADY always high).
+
 Sources
 -------
 A source has ``beats``, ``pattern_length``, and two iterators: :meth:`beat_chunks` yields
@@ -28,9 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.random import PCG64, Generator
 
+from ..regmap import RegisterMap
+
 __all__ = ["Beats", "Stimulus", "RandomStimulus", "make_stimulus", "edge_codes", "deadline",
-           "horizon", "watch", "stall_message", "check_max_idle", "DEADLINE_MARGIN",
-           "EXTRA_WATCH", "LAST_PROBABILITY", "MAX_IDLE_CYCLES"]
+           "horizon", "watch", "stall_message", "check_max_idle", "bus_writes",
+           "readback_registers", "DEADLINE_MARGIN", "EXTRA_WATCH", "LAST_PROBABILITY",
+           "MAX_IDLE_CYCLES", "BUS_TIMEOUT"]
 
 #: Cycles the source may still offer beats after the patterns end and every beat could have
 #: gone through: past this, the run is stuck.
@@ -47,6 +62,35 @@ MAX_CYCLES = 1 << 62
 #: beat out within its latency of the sink being ready; at a valid or ready probability of
 #: 1e-3 the longest gap in a million beats is about 2e4 cycles.
 MAX_IDLE_CYCLES = 100_000
+
+
+#: Cycles a register read or write after the run may take before the run reports the bus
+#: stuck.
+BUS_TIMEOUT = 1000
+
+
+def bus_writes(spec, writes):
+    """``writes`` (:class:`relu_hw.frames.Write`, in frame order) as ``(frame, byte address,
+    32-bit data)`` for the bus."""
+    if not writes:
+        return []
+    regmap = RegisterMap(spec)
+    out = []
+    for w in writes:
+        reg = regmap[w.register]
+        out.append((w.frame, reg.offset, reg.fields[0].bits(w.code)))
+    return out
+
+
+def readback_registers(spec):
+    """``[(name, byte address)]`` of the registers read back after a run: ``ID``,
+    ``STATUS``, then the telemetry (``FRAMES``, ``BEATS``, ``ALIVE`` and the per-lane
+    counters); empty without control."""
+    if spec.control == "none":
+        return []
+    regmap = RegisterMap(spec)
+    return [(r.name, r.offset) for r in regmap
+            if r.name in ("ID", "STATUS") or r.kind in ("counter", "alive")]
 
 
 def deadline(pattern_length, beats, latency):

@@ -36,11 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from ..generate import ports, to_verilog
+from ..regmap import RegisterMap
 from ..spec import FixedFormat, Spec
 from ..tools import ToolError, cache_root, run, run_parallel
 from .scoreboard import Collector, End, OutBeats
-from .stimulus import (MAX_IDLE_CYCLES, check_max_idle, deadline, horizon, stall_message,
-                       watch)
+from .stimulus import (BUS_TIMEOUT, MAX_IDLE_CYCLES, bus_writes, check_max_idle, deadline,
+                       horizon, readback_registers, stall_message, watch)
 
 __all__ = ["Model", "build_model", "run_verilator", "model_cache", "find_top",
            "verilator_root", "pack_tdata", "unpack_tdata", "CHUNK"]
@@ -169,10 +170,11 @@ def _includes(root):
     return [f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}"]
 
 
-def _defines(trace, user):
+def _defines(trace, user, axil=False):
     return ["-DVERILATOR=1", "-DVM_COVERAGE=0", "-DVM_SC=0", "-DVM_TIMING=0",
             f"-DVM_TRACE={int(trace)}", "-DVM_TRACE_FST=0", f"-DVM_TRACE_VCD={int(trace)}",
-            "-DVM_TRACE_SAIF=0", f"-DRELU_HW_USER={int(user)}", "-include", str(_hooks())]
+            "-DVM_TRACE_SAIF=0", f"-DRELU_HW_USER={int(user)}",
+            *(["-DRELU_HW_AXIL=1"] if axil else []), "-include", str(_hooks())]
 
 
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
@@ -337,6 +339,10 @@ class Model:
         lib.relu_hw_step.restype = i64
         lib.relu_hw_close.argtypes = [ptr]
         lib.relu_hw_close.restype = None
+        lib.relu_hw_writes.argtypes = [ptr, i64, ptr, ptr, ptr]
+        lib.relu_hw_writes.restype = None
+        lib.relu_hw_bus.argtypes = [ptr, i64, i64, i64, i64, ptr]
+        lib.relu_hw_bus.restype = None
         self._lib = lib
         in_words, out_words = lib.relu_hw_tdata_words(0), lib.relu_hw_tdata_words(1)
         want = (_words(spec.input_format.lane_bits * spec.lanes),
@@ -377,7 +383,7 @@ class Model:
                 np.ascontiguousarray(beats.user, dtype=np.uint64))
 
     def stream(self, source, sink, vcd=None, progress=None, chunk=CHUNK,
-               max_idle=MAX_IDLE_CYCLES):
+               max_idle=MAX_IDLE_CYCLES, writes=()):
         """Run ``source`` from reset with the cycle rules of :mod:`.stimulus`, handing input
         and output beats to ``sink``; return an :class:`~.scoreboard.End`.
 
@@ -388,7 +394,9 @@ class Model:
         with ``trace=True``. The run ends as stalled after ``max_idle`` cycles without an
         output beat; a ``$finish``, ``$stop`` or ``$fatal`` in the model, or Verilator's own
         fatal error, ends it too, with the model's message (its printing goes to standard
-        error).
+        error). ``writes`` (:class:`relu_hw.frames.Write`) are applied at their frames with the
+        cycle rules of :mod:`.stimulus`; a block with control has its registers read back
+        after the run (``End.registers``).
         """
         max_idle = check_max_idle(max_idle)
         if vcd is not None and not self._trace:
@@ -399,6 +407,8 @@ class Model:
                             f"not {source!r}")
         spec, lib = self._spec, self._lib
         n, length, latency = source.beats, source.pattern_length, spec.latency
+        schedule = np.array(bus_writes(spec, writes), dtype=np.int64).reshape(-1, 3)
+        schedule = [np.ascontiguousarray(schedule[:, j]) for j in range(3)]
         out_format = spec.output_format
         stop = threading.Event()
         inputs, patterns = queue.Queue(maxsize=2), queue.Queue(maxsize=2)
@@ -421,7 +431,10 @@ class Model:
                                       horizon(length, n, latency), watch(latency), max_idle,
                                       None if vcd is None else os.fsencode(vcd))
             try:
-                state = np.zeros(9, dtype=np.int64)
+                if len(schedule[0]):
+                    lib.relu_hw_writes(handle, len(schedule[0]), *(a.ctypes.data
+                                                                   for a in schedule))
+                state = np.zeros(12, dtype=np.int64)
                 count = np.zeros(1, dtype=np.int64)
                 beats = tdata = last = user = None
                 in_start = in_count = 0
@@ -458,10 +471,12 @@ class Model:
                         elif state[5] == _STOPPED:
                             message = lib.relu_hw_message(handle).decode(errors="replace")
                             stopped = f"the model stopped at cycle {cycle}: {message}"
+                        registers, bus_error = self._read_back(handle, state)
                         _put(events, ("end", End(
                             cycles=int(state[3]) if state[3] >= 0 else cycle,
                             timed_out=bool(state[4]), taken=int(state[1]),
-                            seen=int(state[2]), stopped=stopped)), stop)
+                            seen=int(state[2]), stopped=stopped, registers=registers,
+                            bus_error=bus_error)), stop)
                         return
                     if stop.is_set():
                         return
@@ -527,10 +542,37 @@ class Model:
             for thread in threads:
                 thread.join()
 
-    def run(self, stim, vcd=None):
+    def _read_back(self, handle, state):
+        """After a run of a block with control: a snapshot, then the registers of
+        :func:`~.stimulus.readback_registers`; returns ``(registers, bus error)``."""
+        spec = self._spec
+        if spec.control == "none":
+            return None, None
+        error = None
+        if state[10] >= 0:
+            error = f"parameter write {int(state[10])} answered SLVERR"
+        elif state[11]:
+            error = f"a parameter write got no response in {BUS_TIMEOUT} cycles"
+        result = np.zeros(2, dtype=np.int64)
+        control = RegisterMap(spec)["CONTROL"]
+        self._lib.relu_hw_bus(handle, 1, control.offset, control.fields[1].bits(1),
+                              BUS_TIMEOUT, result.ctypes.data)
+        if result[0] != 0 and error is None:
+            error = "the snapshot write answered " + ("no response" if result[0] < 0
+                                                      else "SLVERR")
+        registers = {}
+        for name, address in readback_registers(spec):
+            self._lib.relu_hw_bus(handle, 0, address, 0, BUS_TIMEOUT, result.ctypes.data)
+            if result[0] != 0 and error is None:
+                error = f"a read of {name} answered " + ("no response" if result[0] < 0
+                                                          else "SLVERR")
+            registers[name] = int(result[1])
+        return registers, error
+
+    def run(self, stim, vcd=None, writes=()):
         """Run a whole ``stim`` from reset; return its :class:`~.scoreboard.Trace`."""
         collector = Collector(self._spec.lanes)
-        end = self.stream(stim, collector, vcd=vcd)
+        end = self.stream(stim, collector, vcd=vcd, writes=writes)
         return collector.trace(end)
 
 
@@ -579,10 +621,11 @@ def build_model(spec, verilog=None, top=None, trace=False):
     harness = _harness_text()
     root = verilator_root()
     user = spec.user_width > 0
+    axil = spec.control == "axi-lite"
     key = hashlib.sha256("\0".join([
         _CACHE_FORMAT, text, harness, _hooks().read_text(), _verilator_version(), str(root), top,
         repr(_VERILATOR_FLAGS),
-        repr(_CXXFLAGS), repr(_defines(trace, user)),
+        repr(_CXXFLAGS), repr(_defines(trace, user, axil)),
     ]).encode()).hexdigest()[:24]
     env = _tool_env(root)
     runtime = _runtime(root, trace, env)
@@ -613,7 +656,7 @@ def build_model(spec, verilog=None, top=None, trace=False):
         sources = sorted(p.name for p in (folder / "obj").glob("Vmodel*.cpp"))
         unity = "".join(f'#include "{name}"\n' for name in sources)
         (folder / "obj" / "unity.cpp").write_text(unity + '#include "../harness.cpp"\n')
-        run(["c++", *_CXXFLAGS, *_defines(trace, user), *_includes(root), "-Iobj",
+        run(["c++", *_CXXFLAGS, *_defines(trace, user, axil), *_includes(root), "-Iobj",
              "-c", "obj/unity.cpp", "-o", "model.o"], cwd=folder, env=env,
             what="Compiling the model")
         run(["c++", "-shared", "-Wl,-Bsymbolic", "-o", "model.so", "model.o",
@@ -629,7 +672,7 @@ def build_model(spec, verilog=None, top=None, trace=False):
     return Model(spec, folder / "model.so", trace, _loaded[key])
 
 
-def run_verilator(spec, stim, vcd=None, verilog=None, top=None):
+def run_verilator(spec, stim, vcd=None, verilog=None, top=None, writes=()):
     """Run a whole ``stim`` through the Verilator model of ``spec``; return a
     :class:`~.scoreboard.Trace` equal, cycle for cycle, to what
     :func:`~.amaranth.run_amaranth` gives for the same gateware.
@@ -638,4 +681,4 @@ def run_verilator(spec, stim, vcd=None, verilog=None, top=None):
     ``vcd`` names a VCD file to write (this uses a separately built traced model).
     """
     model = build_model(spec, verilog=verilog, top=top, trace=vcd is not None)
-    return model.run(stim, vcd=vcd)
+    return model.run(stim, vcd=vcd, writes=writes)

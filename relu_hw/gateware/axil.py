@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: Apache-2.0
+"""An AXI4-Lite slave in front of a simple register bus."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["AXI4LiteSignature", "AXI4LiteSlave", "OKAY", "SLVERR", "DATA_BITS"]
+
+#: Responses (BRESP, RRESP).
+OKAY, SLVERR = 0b00, 0b10
+#: AXI4-Lite data width here.
+DATA_BITS = 32
+
+
+class AXI4LiteSignature(wiring.Signature):
+    """The five channels of AXI4-Lite, 32-bit data, from the master's side (a slave takes it
+    flipped, ``In(...)``): ``awaddr awvalid awready wdata wstrb wvalid wready bresp bvalid
+    bready araddr arvalid arready rdata rresp rvalid rready``. No ``awprot``/``arprot``."""
+
+    def __init__(self, addr_width):
+        self.addr_width = addr_width
+        super().__init__({
+            "awaddr": Out(addr_width), "awvalid": Out(1), "awready": In(1),
+            "wdata": Out(DATA_BITS), "wstrb": Out(DATA_BITS // 8), "wvalid": Out(1),
+            "wready": In(1),
+            "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+            "araddr": Out(addr_width), "arvalid": Out(1), "arready": In(1),
+            "rdata": In(DATA_BITS), "rresp": In(2), "rvalid": In(1), "rready": Out(1),
+        })
+
+
+class AXI4LiteSlave(wiring.Component):
+    """Turns AXI4-Lite transactions into requests on a register bus, one write and one read at
+    a time.
+
+    The write address and data channels are accepted independently (each ``ready`` is high
+    while that channel's holding register is empty and no response waits); once both are
+    held, ``w_valid`` presents the request (``w_addr``, the word address, ``w_data``,
+    ``w_strb``) until ``w_ready``; the response, OKAY or SLVERR as ``w_error`` says on that
+    cycle, is then offered on B until taken. Likewise a read address is held and presented as
+    ``r_valid``/``r_addr`` until ``r_ready``, which brings ``r_data`` and ``r_error`` into R.
+    A new write is taken only after the last one's response has gone; a new read address only
+    after the last read's data has gone. The low two address bits are ignored.
+
+    Parameters
+    ----------
+    addr_width : int
+        Bits of ``awaddr`` and ``araddr``.
+
+    Members
+    -------
+    axil : In(AXI4LiteSignature(addr_width))
+    w_valid, w_addr, w_data, w_strb : Out
+    w_ready, w_error : In(1)
+    r_valid, r_addr : Out
+    r_ready, r_error : In(1)
+    r_data : In(32)
+
+    Control registers are reset; the address, data and response registers are not.
+    """
+
+    def __init__(self, addr_width):
+        if isinstance(addr_width, bool) or not isinstance(addr_width, int) or \
+                not 3 <= addr_width <= 32:
+            raise ValueError(f"Address width must be an integer from 3 to 32, not "
+                             f"{addr_width!r}")
+        self._addr_width = addr_width
+        words = addr_width - 2
+        super().__init__({
+            "axil": In(AXI4LiteSignature(addr_width)),
+            "w_valid": Out(1), "w_addr": Out(words), "w_data": Out(DATA_BITS),
+            "w_strb": Out(DATA_BITS // 8), "w_ready": In(1), "w_error": In(1),
+            "r_valid": Out(1), "r_addr": Out(words), "r_ready": In(1), "r_error": In(1),
+            "r_data": In(DATA_BITS),
+        })
+
+    @property
+    def addr_width(self):
+        return self._addr_width
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.axil
+
+        # Writes.
+        aw_full = Signal(name="axil_aw_full")
+        w_full = Signal(name="axil_w_full")
+        bvalid = Signal(name="axil_bvalid")
+        awaddr = Signal(self._addr_width - 2, name="axil_awaddr_q", reset_less=True)
+        wdata = Signal(DATA_BITS, name="axil_wdata_q", reset_less=True)
+        wstrb = Signal(DATA_BITS // 8, name="axil_wstrb_q", reset_less=True)
+        bresp = Signal(2, name="axil_bresp_q", reset_less=True)
+        m.d.comb += [
+            # One write at a time: a new one is taken once the last response has gone.
+            bus.awready.eq(~aw_full & ~bvalid),
+            bus.wready.eq(~w_full & ~bvalid),
+            bus.bvalid.eq(bvalid),
+            bus.bresp.eq(bresp),
+            self.w_valid.eq(aw_full & w_full & ~bvalid),
+            self.w_addr.eq(awaddr),
+            self.w_data.eq(wdata),
+            self.w_strb.eq(wstrb),
+        ]
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += [aw_full.eq(1), awaddr.eq(bus.awaddr[2:])]
+        with m.If(bus.wvalid & bus.wready):
+            m.d.sync += [w_full.eq(1), wdata.eq(bus.wdata), wstrb.eq(bus.wstrb)]
+        # OKAY is 0b00 and SLVERR 0b10: the error flag is the response's high bit.
+        with m.If(self.w_valid & self.w_ready):
+            m.d.sync += [aw_full.eq(0), w_full.eq(0), bvalid.eq(1),
+                         bresp.eq(self.w_error << 1)]
+        with m.If(bvalid & bus.bready):
+            m.d.sync += bvalid.eq(0)
+
+        # Reads.
+        ar_full = Signal(name="axil_ar_full")
+        rvalid = Signal(name="axil_rvalid")
+        araddr = Signal(self._addr_width - 2, name="axil_araddr_q", reset_less=True)
+        rdata = Signal(DATA_BITS, name="axil_rdata_q", reset_less=True)
+        rresp = Signal(2, name="axil_rresp_q", reset_less=True)
+        m.d.comb += [
+            bus.arready.eq(~ar_full & ~rvalid),
+            bus.rvalid.eq(rvalid),
+            bus.rdata.eq(rdata),
+            bus.rresp.eq(rresp),
+            self.r_valid.eq(ar_full),
+            self.r_addr.eq(araddr),
+        ]
+        with m.If(bus.arvalid & bus.arready):
+            m.d.sync += [ar_full.eq(1), araddr.eq(bus.araddr[2:])]
+        with m.If(ar_full & self.r_ready):
+            m.d.sync += [ar_full.eq(0), rvalid.eq(1), rdata.eq(self.r_data),
+                         rresp.eq(self.r_error << 1)]
+        with m.If(rvalid & bus.rready):
+            m.d.sync += rvalid.eq(0)
+        return m
+
