@@ -577,7 +577,8 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900, harn
         A folder outside ``/tmp``; ``None`` means :func:`default_workdir`. The job's files go
         into ``workdir/name``, replacing any earlier run.
     depth : int or None
-        Induction depth; ``None`` picks ``2 * stages + 4``.
+        Induction depth; ``None`` picks ``2 * stages + 4``, or the harness's ``depth`` if
+        larger.
     dut : ActivationPipeline or None
         The design to prove (default ``ActivationPipeline(spec)``).
     timeout : float
@@ -594,7 +595,9 @@ def prove(spec, name=None, workdir=None, depth=None, dut=None, timeout=900, harn
         raise ValueError(f"Proof work folder must be outside /tmp (the YoWASP tools see a "
                          f"private /tmp), not {str(workdir)!r}")
     workdir = check_workdir(workdir).resolve()
-    depth = 2 * spec.stages + 4 if depth is None else depth
+    if depth is None:
+        # A harness may need more steps, e.g. to see through a pipeline on the bus.
+        depth = max(2 * spec.stages + 4, getattr(harness, "depth", 0))
     folder = workdir / name
     if folder.exists():
         shutil.rmtree(folder)

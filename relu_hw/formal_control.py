@@ -20,8 +20,11 @@ AXI4-Lite master rules (a valid holds, with its address or data, until taken):
 3. **Counters.** Each counter (``FRAMES``, ``BEATS``, the per-lane ones) equals the number of
    output beats with its event since the last clear, up to its largest value, where it stays;
    ``ALIVE`` is set by a non-zero output since the last clear; each shadow holds the value at
-   the last snapshot. The events are those of the output beats (which
-   :func:`relu_hw.formal.events_hold` proves right for each beat's input).
+   the last snapshot. A counter is segments with pending carries between them: its value,
+   segments plus carries (or the largest value once its saturation flag is set), is what is
+   proven, and a snapshot's shadow holds that value exactly for the events up to the
+   snapshot's cycle (the read path adds the carries in). The events are those of the output
+   beats (which :func:`relu_hw.formal.events_hold` proves right for each beat's input).
 
 Counters are built ``counter_bits`` wide for the proofs (3 by default), so that saturation is
 reached within the induction depth.
@@ -46,6 +49,8 @@ __all__ = ["ControlHarness", "CONTROL_PROOFS", "PROOFS", "harness_for", "prove_c
 
 #: Counter width in the proofs.
 PROOF_COUNTER_BITS = 3
+#: Counter segment width in the proofs: one bit, so that carries pass between segments.
+PROOF_SEGMENT_BITS = 1
 
 _COUNTER = dict(zip(EVENT_FLAGS, ("NEGATIVES", "ZEROS", "CLIPS", "SAT_HIGH", "SAT_LOW")))
 
@@ -81,7 +86,8 @@ def harness_for(kind, spec, counter_bits=PROOF_COUNTER_BITS):
     if kind == "pipeline":
         return FormalHarness(spec, ActivationPipeline(spec))
     if kind == "stream":
-        return FormalHarness(spec, ControlledActivation(spec, counter_bits))
+        return FormalHarness(spec, ControlledActivation(spec, counter_bits,
+                                                        PROOF_SEGMENT_BITS))
     if kind == "control":
         return ControlHarness(spec, counter_bits)
     raise ValueError(f"Proof kind must be 'pipeline', 'stream' or 'control', not {kind!r}")
@@ -98,19 +104,23 @@ class ControlHarness(Elaboratable):
         Width of the counters under proof.
     dut : ControlledActivation or None
         The design under proof (mutation tests pass mutants); ``None`` builds
-        ``ControlledActivation(spec, counter_bits)``.
+        ``ControlledActivation(spec, counter_bits, PROOF_SEGMENT_BITS)``.
+
+    The induction depth it asks for (``depth``) sees through the read pipeline.
     """
 
     def __init__(self, spec, counter_bits=PROOF_COUNTER_BITS, dut=None):
         if not isinstance(spec, Spec):
             raise TypeError(f"Spec must be a relu_hw.Spec, not {spec!r}")
         self.spec = spec
-        self.dut = ControlledActivation(spec, counter_bits) if dut is None else dut
+        self.dut = ControlledActivation(spec, counter_bits, PROOF_SEGMENT_BITS) \
+            if dut is None else dut
         self.regmap = RegisterMap(spec)
         self.counter_bits = counter_bits
         self.labels = {}
         # FormalHarness's interface, for prove(): the design its structural check reads.
         self.capacity = spec.stages + (1 if spec.ready == "registered" else 0)
+        self.depth = self.dut.read_latency + 4
 
     def _prop(self, label, test):
         prop = Assert(test, src_loc_at=1)
@@ -178,6 +188,10 @@ class ControlHarness(Elaboratable):
             P("at most one write address outstanding", aw_out <= 1),
             P("at most one write data outstanding", w_out <= 1),
             P("at most one read outstanding", ar_out <= 1),
+            # Ready only with nothing outstanding: what keeps it at one, one step ahead.
+            P("at most one write address outstanding", ~bus.awready | (aw_out == 0)),
+            P("at most one write data outstanding", ~bus.wready | (w_out == 0)),
+            P("at most one read outstanding", ~bus.arready | (ar_out == 0)),
             P("no write response without address and data", ~bus.bvalid | ((aw_out == 1) &
                                                                           (w_out == 1))),
             P("no read data without an address", ~bus.rvalid | (ar_out == 1)),
@@ -191,6 +205,16 @@ class ControlHarness(Elaboratable):
             P("invariant: read address held", ar_out == (internal("axil_ar_full") +
                                                          internal("axil_rvalid"))),
         ]
+        if "reg_read_token" in internals:
+            # Invariants: one token per read, while it waits.
+            tokens = Cat(internal("reg_read_token"), internal("reg_read_ack"))
+            m.d.comb += [
+                P("invariant: at most one read token", (tokens & (tokens - 1)) == 0),
+                P("invariant: a token while a read waits", internal("reg_read_started") ==
+                  tokens.any()),
+                P("invariant: a token only with a read", ~tokens.any() |
+                  internal("axil_ar_full")),
+            ]
         aw_addr = Signal(regmap.address_width, name="h_awaddr")
         w_strb = Signal(4, name="h_wstrb")
         ar_addr = Signal(regmap.address_width, name="h_araddr")
@@ -276,6 +300,15 @@ class ControlHarness(Elaboratable):
         o_fire = dut.o.valid & dut.o.ready
         events = core.o.payload.events
 
+        def value_of(segments, carries, saturated):
+            # Segments plus pending carries, or the largest value once saturated.
+            widths = [len(x) for x in segments]
+            total = sum((Value.cast(x) << sum(widths[:i]) for i, x in enumerate(segments)),
+                        Const(0, self.counter_bits + 2))
+            total = total + sum((Value.cast(c) << sum(widths[:i + 1])
+                                 for i, c in enumerate(carries)), Const(0, 1))
+            return Mux(saturated | (total > top), top, total)
+
         def counted(name, event, clear, snapshot):
             mine = Signal(name=f"h_{name}_event")
             count = Signal(range(top + 1), name=f"h_{name}_count")
@@ -287,25 +320,31 @@ class ControlHarness(Elaboratable):
                 m.d.sync += count.eq(count + 1)
             with m.If(snapshot):
                 m.d.sync += shadow.eq(count)
-            theirs = internal(f"{name}_count")
-            value = Mux(theirs[-1], top, theirs[:-1])
+            n = -(-self.counter_bits // dut.segment_bits)
+            value = value_of([internal(f"{name}_seg{i}") for i in range(n)],
+                             [internal(f"{name}_carry{i}") for i in range(1, n)],
+                             internal(f"{name}_sat"))
+            shadow_value = value_of([internal(f"{name}_shadow{i}") for i in range(n)],
+                                    [internal(f"{name}_shadow_carry{i}") for i in range(1, n)],
+                                    internal(f"{name}_shadow_sat"))
             m.d.comb += [
                 P("invariant: events registered alike", internal(
                     f"{name}_event" if name.startswith("lane") else f"{name[:-1]}_event")
                   == mine),
                 P("each counter equals its events up to saturation", value == count),
-                P("each shadow holds the counter at the last snapshot",
-                  internal(f"{name}_shadow") == shadow),
+                P("each shadow holds the counter at the last snapshot", shadow_value == shadow),
             ]
 
-        clear, snapshot = internal("stream_clear"), internal("stream_snapshot")
-        counted("beats", o_fire, clear, snapshot)
-        counted("frames", o_fire & dut.o.payload.last, clear, snapshot)
+        counted("beats", o_fire, internal("beats_clear"), internal("beats_snapshot"))
+        counted("frames", o_fire & dut.o.payload.last, internal("frames_clear"),
+                internal("frames_snapshot"))
         for k in range(spec.lanes):
-            clear, snapshot = internal(f"lane{k}_clear"), internal(f"lane{k}_snapshot")
             for name in EVENT_FLAGS:
                 if f"{_COUNTER[name]}{k}" in regmap:
-                    counted(f"lane{k}_{name}", o_fire & events[k][name], clear, snapshot)
+                    counted(f"lane{k}_{name}", o_fire & events[k][name],
+                            internal(f"lane{k}_{name}_clear"),
+                            internal(f"lane{k}_{name}_snapshot"))
+            clear = internal(f"lane{k}_alive_clear")
             nonzero = Signal(name=f"h_lane{k}_nonzero")
             alive = Signal(name=f"h_lane{k}_alive")
             m.d.sync += [nonzero.eq(o_fire & ~events[k].zero),

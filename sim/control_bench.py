@@ -203,7 +203,9 @@ if cocotb is not None:
         bench.sink.set_pause_generator(_pauses(prng, PAUSES[1]))
 
         assert await bench.read_ok("ID") == bench.regmap["ID"].reset
-        m, total = 4, 60
+        # Enough frames after the writes for a few snapshots (each reads every counter, at
+        # the read pipeline's latency) while they stream.
+        m, total = 4, 150
         frames = _frames(spec, rng, total, dead, long_at=m)
         writes = parse_writes(spec, [dict(w, frame=m + 1) for w in config["writes"]])
         expected = _expected(spec, frames, writes)

@@ -81,6 +81,19 @@ def test_counters_saturate_in_the_gateware():
     assert report.counters["BEATS"] == 7 and report.expected_counters["BEATS"] == 40
 
 
+def test_segmented_counters_carry_and_saturate_in_the_gateware():
+    # Two-bit segments: carries pass through three segments before the seven-bit counters
+    # saturate at 127; the read path must add the pending carries in.
+    spec = Spec(kind="relu", width=8, frac=4, lanes=2, control="axi-lite")
+    report = simulate(spec, beats=200, seed=5, valid_prob=0.9, ready_prob=0.9,
+                      dut=ControlledActivation(spec, counter_bits=7, segment_bits=2))
+    expected = {name: min(value, 127) for name, value in report.expected_counters.items()
+                if name not in ("ID", "STATUS", "ALIVE")}
+    assert {name: report.counters[name] for name in expected} == expected
+    assert report.counters["BEATS"] == 127
+    assert any(15 < value < 127 for value in expected.values())
+
+
 def test_commits_inside_a_frame_are_caught_in_simulation():
     module = load_mutated("control", (
         ("m.d.comb += boundary.eq((between & ~in_fire) | (in_fire & last))",

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """An AXI4-Lite slave in front of a simple register bus."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,11 +37,15 @@ class AXI4LiteSlave(wiring.Component):
     The write address and data channels are accepted independently (each ``ready`` is high
     while that channel's holding register is empty and no response waits); once both are
     held, ``w_valid`` presents the request (``w_addr``, the word address, ``w_data``,
-    ``w_strb``) until ``w_ready``; the response, OKAY or SLVERR as ``w_error`` says on that
+    ``w_strb``) until ``w_ready`` (raised only while ``w_valid`` is, for one cycle); the response, OKAY or SLVERR as ``w_error`` says on that
     cycle, is then offered on B until taken. Likewise a read address is held and presented as
-    ``r_valid``/``r_addr`` until ``r_ready``, which brings ``r_data`` and ``r_error`` into R.
+    ``r_valid``/``r_addr`` until ``r_ready`` (raised only while ``r_valid`` is, for one
+    cycle), which brings ``r_data`` and ``r_error`` into R.
     A new write is taken only after the last one's response has gone; a new read address only
     after the last read's data has gone. The low two address bits are ignored.
+
+    ``AWREADY``, ``WREADY`` and ``ARREADY`` are flip-flops (their next value is a function of
+    four inputs), so that the ports drive no logic and the handshakes take one LUT level.
 
     Parameters
     ----------
@@ -87,14 +91,16 @@ class AXI4LiteSlave(wiring.Component):
         aw_full = Signal(name="axil_aw_full")
         w_full = Signal(name="axil_w_full")
         bvalid = Signal(name="axil_bvalid")
+        awready = Signal(init=1, name="axil_awready")
+        wready = Signal(init=1, name="axil_wready")
         awaddr = Signal(self._addr_width - 2, name="axil_awaddr_q", reset_less=True)
         wdata = Signal(DATA_BITS, name="axil_wdata_q", reset_less=True)
         wstrb = Signal(DATA_BITS // 8, name="axil_wstrb_q", reset_less=True)
         bresp = Signal(2, name="axil_bresp_q", reset_less=True)
         m.d.comb += [
             # One write at a time: a new one is taken once the last response has gone.
-            bus.awready.eq(~aw_full & ~bvalid),
-            bus.wready.eq(~w_full & ~bvalid),
+            bus.awready.eq(awready),
+            bus.wready.eq(wready),
             bus.bvalid.eq(bvalid),
             bus.bresp.eq(bresp),
             self.w_valid.eq(aw_full & w_full & ~bvalid),
@@ -107,20 +113,25 @@ class AXI4LiteSlave(wiring.Component):
         with m.If(bus.wvalid & bus.wready):
             m.d.sync += [w_full.eq(1), wdata.eq(bus.wdata), wstrb.eq(bus.wstrb)]
         # OKAY is 0b00 and SLVERR 0b10: the error flag is the response's high bit.
-        with m.If(self.w_valid & self.w_ready):
+        with m.If(self.w_ready):
             m.d.sync += [aw_full.eq(0), w_full.eq(0), bvalid.eq(1),
                          bresp.eq(self.w_error << 1)]
         with m.If(bvalid & bus.bready):
             m.d.sync += bvalid.eq(0)
+        # Ready is ~full & ~bvalid, a cycle ahead: a ready channel stays ready until its
+        # handshake; a full one stays busy until the response has gone, and then is ready.
+        m.d.sync += [awready.eq(Mux(awready, ~bus.awvalid, bvalid & bus.bready)),
+                     wready.eq(Mux(wready, ~bus.wvalid, bvalid & bus.bready))]
 
         # Reads.
         ar_full = Signal(name="axil_ar_full")
         rvalid = Signal(name="axil_rvalid")
+        arready = Signal(init=1, name="axil_arready")
         araddr = Signal(self._addr_width - 2, name="axil_araddr_q", reset_less=True)
         rdata = Signal(DATA_BITS, name="axil_rdata_q", reset_less=True)
         rresp = Signal(2, name="axil_rresp_q", reset_less=True)
         m.d.comb += [
-            bus.arready.eq(~ar_full & ~rvalid),
+            bus.arready.eq(arready),
             bus.rvalid.eq(rvalid),
             bus.rdata.eq(rdata),
             bus.rresp.eq(rresp),
@@ -129,10 +140,12 @@ class AXI4LiteSlave(wiring.Component):
         ]
         with m.If(bus.arvalid & bus.arready):
             m.d.sync += [ar_full.eq(1), araddr.eq(bus.araddr[2:])]
-        with m.If(ar_full & self.r_ready):
+        with m.If(self.r_ready):
             m.d.sync += [ar_full.eq(0), rvalid.eq(1), rdata.eq(self.r_data),
                          rresp.eq(self.r_error << 1)]
         with m.If(rvalid & bus.rready):
             m.d.sync += rvalid.eq(0)
+        # Likewise ~ar_full & ~rvalid, a cycle ahead.
+        m.d.sync += arready.eq(Mux(arready, ~bus.arvalid, rvalid & bus.rready))
         return m
 
