@@ -8,6 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+#: Seconds an interrupted command may take to end: far less than the work it stops (a proof or a
+#: sweep's points run for minutes), with room for a machine loaded by other work, where shutting
+#: down a local Dask cluster alone has taken 3 s.
+PROMPT_SECONDS = 10
+
 
 def processes_under(folder):
     """Process ids whose working folder lies in ``folder``."""

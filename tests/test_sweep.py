@@ -19,7 +19,7 @@ from relu_hw.flows.sweep import (SweepCache, grid, point_identity, point_key, ru
 from relu_hw.spec import Spec
 from relu_hw.tools import tool_versions
 
-from .interrupt import interrupt
+from .interrupt import PROMPT_SECONDS, interrupt
 from .workdirs import work_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,7 +215,7 @@ def test_one_ctrl_c_stops_a_sweep(where):
          "ecp5-45k", "-o", str(out), "--workdir", str(workdir), "--no-cache", *where],
         after=1, cwd=ROOT, workdir=workdir, group=True)
     assert code == 130 and err.splitlines() == ["relu-hw sweep: interrupted"]
-    assert seconds < 2 and left == [] and not out.exists()
+    assert seconds < PROMPT_SECONDS and left == [] and not out.exists()
 
 
 def test_duplicate_points_run_once():

@@ -164,6 +164,12 @@ def _describe(cfg):
         text += f" ({cfg['slope_impl']})"
     if cfg.get("zeroing", "auto") != "auto":
         text += f", zeroing {cfg['zeroing']}"
+    if cfg.get("channels") not in (None, cfg["lanes"]):
+        text += f", {cfg['channels']} channels"
+    if cfg.get("control", "none") != "none":
+        text += f", control {cfg['control']}"
+    if cfg.get("runtime"):
+        text += f", runtime {'/'.join(cfg['runtime'])}"
     return text
 
 
@@ -191,7 +197,12 @@ def results_table(directory):
             notes.append("out of context")
         if tgt["harness"]:
             notes.append("in harness (ports exceed pins)")
-        if r.get("slope_impls"):
+        cfg = r["configuration"]
+        if "slope" in (cfg.get("runtime") or ()):
+            notes.append("slope a register (multiplier)")
+        elif cfg.get("channels") not in (None, cfg["lanes"]):
+            notes.append("slope chosen by channel (multiplier)")
+        elif r.get("slope_impls"):
             notes.append("slope " + "/".join(r["slope_impls"]))
         lines.append(f"| {_describe(r['configuration'])} | {target} | {t['lut']} | {t['ff']} | "
                      f"{t['dsp']} | {t['carry']} | {r['per_data_bit']['lut']:.2f} | "
