@@ -8,31 +8,12 @@ import numpy as np
 import pytest
 
 from relu_hw.golden import golden
-from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
+from relu_hw.spec import ROUNDING_MODES, Spec
 from relu_hw.table import half_floor, table
 
-from .cases import FORMATS_8BIT, all_codes, spec_id
+from .cases import all_codes, spec_id, table_kind_8bit_specs
 from .reference import _round as reference_round
 from .reference import reference
-
-TABLE_KIND_OPTIONS = [{"kind": "elu"}, {"kind": "elu", "alpha": "0.3"}, {"kind": "selu"},
-                      {"kind": "celu", "alpha": "2"}, {"kind": "celu", "alpha": "3/4"},
-                      {"kind": "elu", "alpha": "5", "max_value": "2"}]
-
-
-def _specs_8bit():
-    specs = []
-    for i, extra in enumerate(TABLE_KIND_OPTIONS):
-        for rounding in ROUNDING_MODES:
-            for overflow in OVERFLOW_MODES:
-                w, f, ow, of, sg, osg = FORMATS_8BIT[(i + len(specs)) % len(FORMATS_8BIT)]
-                if overflow == "wrap" and sg and not osg:
-                    continue        # refused: see test_unsigned_wrap_refused
-                specs.append(Spec(width=w, frac=f, out_width=ow, out_frac=of, signed=sg,
-                                  out_signed=osg, rounding=rounding, overflow=overflow,
-                                  lanes=1, **extra))
-    return specs
-
 
 def _specs_wide():
     specs = [Spec(kind="elu", width=16, frac=8, rounding=r, lanes=1) for r in ROUNDING_MODES]
@@ -91,7 +72,7 @@ def reference_of_value(spec, value):
     return max(lo, min(hi, r))
 
 
-@pytest.mark.parametrize("spec", _specs_8bit(), ids=spec_id)
+@pytest.mark.parametrize("spec", table_kind_8bit_specs(), ids=spec_id)
 def test_8bit_against_reference(spec):
     check_against_reference(spec)
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The combinational lane datapath: a sign-bit (or comparator) multiplexer between two branches,
-each converted to the output format.
+each converted to the output format; for the table kinds (ELU, SELU, CELU) the negative branch
+is a read-only memory of correctly rounded output codes and a comparator against its bound.
 
 Every intermediate value travels with the exact range of integers it can take (a
 :class:`Bounded`), so the datapath is sized from the spec and emits saturation or clip logic
@@ -9,8 +10,10 @@ only where a value can actually leave its range. Rounding is implemented here as
 """
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
+from amaranth.lib.memory import Memory
 
-from ..spec import ROUNDING_MODES, csd_digits, round_quotient
+from ..spec import ROUNDING_MODES, TABLE_KINDS, csd_digits, round_quotient
+from ..table import table
 
 __all__ = ["Bounded", "LaneDatapath", "choose", "format_shape"]
 
@@ -203,8 +206,14 @@ class LaneDatapath:
     them.
 
     :meth:`prepare` takes the input code and returns the values to register (the input itself,
-    and the slope product when that product is real logic); :meth:`finish` takes those values
-    and returns the output code as a value of the output shape.
+    the slope product when that product is real logic, and for a table kind the table's read
+    data); :meth:`finish` takes those values and returns the output code as a value of the
+    output shape.
+
+    A table kind's table is a :class:`~amaranth.lib.memory.Memory` read combinationally at the
+    input code's low bits (the entry of code ``c`` sits at ``c mod depth``, so no subtractor);
+    the register after it, stage 1's, makes it a synchronous read that synthesis maps to block
+    RAM or LUTs (:attr:`reads_table`: the pipeline then finishes after stage 1, never before).
 
     Parameters
     ----------
@@ -217,15 +226,47 @@ class LaneDatapath:
         self._spec = spec
         self._lane = lane
         self._slope = None if spec.lane_slopes is None else spec.lane_slopes[lane]
+        self._table = table(spec) if spec.kind in TABLE_KINDS else None
 
     @property
     def _impl(self):
         return None if self._slope is None else self._spec.slope_impl_of(self._slope)
 
+    @property
+    def reads_table(self):
+        """Whether this lane reads a table (a table kind with at least one entry)."""
+        return self._table is not None and len(self._table.entries) > 0
+
+    def _read_table(self, x, module):
+        t = self._table
+        address_bits = (len(t.entries) - 1).bit_length()
+        depth = 1 << address_bits
+        shape = _shape_for(t.lo, t.hi)
+        if module is None:
+            return Const(0, shape)
+        init = [t.entries[0]] * depth
+        for i, entry in enumerate(t.entries):
+            init[(t.bound + i) % depth] = entry
+        memory = Memory(shape=shape, depth=depth, init=init)
+        module.submodules[f"lane{self._lane}_table"] = memory
+        port = memory.read_port(domain="comb")
+        if address_bits:
+            module.d.comb += port.addr.eq(x[:address_bits])
+        return port.data
+
     def prepare(self, x, module=None):
         """Values that depend only on ``x`` (an input code), as ``{name: value}``; the
-        partial sums of a shift-and-add become signals of ``module`` when given."""
+        partial sums of a shift-and-add, and a table, become parts of ``module`` when
+        given."""
         values = {"x": x}
+        if self.reads_table:
+            values["t"] = self._read_table(x, module)
+        scale = self._spec.scale_q
+        if scale is not None and self._spec.slope_impl_of(scale) != "shift":
+            # SELU's scale on the positive side, x >= 0.
+            pos = Bounded(x, 0, self._spec.input_format.max_code)
+            values["product"] = pos.multiply(scale.code, self._spec.slope_impl_of(scale),
+                                             module, f"lane{self._lane}_partial").value
         # An unsigned input is never negative: it has no use for a slope product.
         if self._impl in ("shift_add", "multiplier") and self._spec.signed:
             fmt = self._spec.input_format
@@ -252,7 +293,12 @@ class LaneDatapath:
         fmt_in = spec.input_format
         x = values["x"]
 
-        if spec.kind == "thresholded_relu":
+        if spec.kind in TABLE_KINDS:
+            branches = self._table_branches(values, by_reset)
+            if len(branches) == 1:
+                return branches[0].value
+            select = ~x[-1]
+        elif spec.kind == "thresholded_relu":
             t = spec.threshold_q.code
             taken = Bounded(x, max(t + 1, fmt_in.min_code), fmt_in.max_code) \
                 if t < fmt_in.max_code else None
@@ -287,6 +333,33 @@ class LaneDatapath:
             return Const(taken.lo, shape)
         other = other.lo if other.is_const else other.value
         return choose(select, taken.value, other, shape, by_reset)
+
+    def _table_branches(self, values, by_reset):
+        """``(positive, negative)`` of a table kind, or ``(positive,)`` for an unsigned
+        input: the linear side converted (SELU's scale multiplied), and the table's entry or,
+        below its bound, its constant."""
+        spec, t = self._spec, self._table
+        fmt_in = spec.input_format
+        x = values["x"]
+        scale = spec.scale_q
+        if scale is None:
+            positive = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset)
+        else:
+            if "product" in values:
+                product = Bounded(values["product"], 0, fmt_in.max_code * scale.code)
+            else:
+                product = Bounded(x, 0, fmt_in.max_code).multiply(scale.code, "shift")
+            positive = self._convert(product, fmt_in.frac + scale.frac, by_reset)
+        if not fmt_in.signed:
+            return (positive,)
+        if not self.reads_table:
+            return positive, Bounded.const(t.constant)
+        entry = Bounded(values["t"], t.lo, t.hi)
+        if t.bound <= fmt_in.min_code:
+            return positive, entry
+        lo, hi = min(t.lo, t.constant), max(t.hi, t.constant)
+        below = choose(x < t.bound, t.constant, entry.value, _shape_for(lo, hi), by_reset)
+        return positive, Bounded(below, lo, hi)
 
     def _convert(self, b, scale, by_reset):
         """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow."""
