@@ -62,6 +62,13 @@ class Table:
         return max(self.entries, default=self.constant)
 
     @property
+    def depth(self):
+        """Words of a memory that holds the entries at the low bits of their input codes (the
+        entry of code ``c`` at ``c mod depth``): the power of two at or above their number,
+        0 with no entries."""
+        return 1 << (len(self.entries) - 1).bit_length() if self.entries else 0
+
+    @property
     def bits(self):
         """Bits of an entry: the narrowest two's complement or unsigned width that holds every
         entry."""
@@ -73,8 +80,9 @@ class Table:
         """For manifests and reports: the bound as a code and a value, the constant, the
         number of entries and their bits."""
         return {"entries": len(self.entries), "bits": self.bits,
-                "total_bits": len(self.entries) * self.bits, "bound_code": self.bound,
-                "bound": str(input_format.value(self.bound)), "constant": self.constant}
+                "total_bits": len(self.entries) * self.bits, "memory_depth": self.depth,
+                "bound_code": self.bound, "bound": str(input_format.value(self.bound)),
+                "constant": self.constant}
 
 
 def _enclosure(a, b, prec):

@@ -239,8 +239,8 @@ class LaneDatapath:
 
     def _read_table(self, x, module):
         t = self._table
-        address_bits = (len(t.entries) - 1).bit_length()
-        depth = 1 << address_bits
+        depth = t.depth
+        address_bits = depth.bit_length() - 1
         shape = _shape_for(t.lo, t.hi)
         if module is None:
             return Const(0, shape)
