@@ -237,17 +237,24 @@ class LaneDatapath:
         """Whether this lane reads a table (a table kind with at least one entry)."""
         return self._table is not None and len(self._table.entries) > 0
 
+    def table_words(self):
+        """The table memory's words, the entry of input code ``c`` at ``c mod depth`` (words
+        no code reads hold the first entry); empty without a table."""
+        t = self._table
+        if not self.reads_table:
+            return []
+        words = [t.entries[0]] * t.depth
+        for i, entry in enumerate(t.entries):
+            words[(t.bound + i) % t.depth] = entry
+        return words
+
     def _read_table(self, x, module):
         t = self._table
-        depth = t.depth
-        address_bits = depth.bit_length() - 1
+        address_bits = t.depth.bit_length() - 1
         shape = _shape_for(t.lo, t.hi)
         if module is None:
             return Const(0, shape)
-        init = [t.entries[0]] * depth
-        for i, entry in enumerate(t.entries):
-            init[(t.bound + i) % depth] = entry
-        memory = Memory(shape=shape, depth=depth, init=init)
+        memory = Memory(shape=shape, depth=t.depth, init=self.table_words())
         module.submodules[f"lane{self._lane}_table"] = memory
         port = memory.read_port(domain="comb")
         if address_bits:
@@ -297,7 +304,7 @@ class LaneDatapath:
             branches = self._table_branches(values, by_reset)
             if len(branches) == 1:
                 return branches[0].value
-            select = ~x[-1]
+            select = x >= 0     # positive branch when true
         elif spec.kind == "thresholded_relu":
             t = spec.threshold_q.code
             taken = Bounded(x, max(t + 1, fmt_in.min_code), fmt_in.max_code) \
