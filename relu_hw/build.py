@@ -150,10 +150,10 @@ def _markdown(result):
         rows.append(("alpha", f"{consts['alpha']} (exact)"))
     t = manifest(spec)["table"]
     if t is not None:
+        offset = f", each plus {t['offset']}" if t["offset"] else ""
         rows.append(("table", f"{t['entries']} entries of {t['bits']} bits per lane "
-                              f"({t['total_bits']} bits, memory of {t['memory_depth']} words); "
-                              f"input codes below {t['bound_code']} ({t['bound']}) give "
-                              f"{t['constant']}"))
+                              f"({t['total_bits']} bits{offset}); input codes below "
+                              f"{t['bound_code']} ({t['bound']}) give {t['constant']}"))
     ports = ", ".join(f"{n}[{p['width']}]" for n, p in manifest(spec)["ports"].items())
     out = [f"# {spec.name}", "", "| parameter | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in rows]

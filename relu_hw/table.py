@@ -62,25 +62,40 @@ class Table:
         return max(self.entries, default=self.constant)
 
     @property
-    def depth(self):
-        """Words of a memory that holds the entries at the low bits of their input codes (the
-        entry of code ``c`` at ``c mod depth``): the power of two at or above their number,
-        0 with no entries."""
-        return 1 << (len(self.entries) - 1).bit_length() if self.entries else 0
-
-    @property
-    def bits(self):
-        """Bits of an entry: the narrowest two's complement or unsigned width that holds every
-        entry."""
+    def _plain_bits(self):
         if self.lo >= 0:
             return max(self.hi.bit_length(), 1)
         return max(self.lo.bit_length(), self.hi.bit_length()) + 1
 
+    @property
+    def offset(self):
+        """What a stored word adds to make its entry: ``lo`` where words ``entry - lo``
+        (unsigned) are narrower than the entries themselves (ELU's ``SQ(8,8)`` entries -255
+        to 0 take 8 bits so, not 9), else 0."""
+        return self.lo if (self.hi - self.lo).bit_length() < self._plain_bits else 0
+
+    @property
+    def bits(self):
+        """Bits of a stored word (0 when every entry is the same: no memory is needed)."""
+        if self.offset:
+            return (self.hi - self.lo).bit_length()
+        return self._plain_bits
+
+    @property
+    def signed_words(self):
+        """Whether stored words are two's complement (entries below 0, stored as they are)."""
+        return self.offset == 0 and self.lo < 0
+
+    @property
+    def words(self):
+        """The stored words, ``entries[i] - offset``, for input codes ``bound + i``."""
+        return tuple(entry - self.offset for entry in self.entries)
+
     def as_dict(self, input_format):
         """For manifests and reports: the bound as a code and a value, the constant, the
-        number of entries and their bits."""
+        number of entries, the bits of a stored word and what it adds."""
         return {"entries": len(self.entries), "bits": self.bits,
-                "total_bits": len(self.entries) * self.bits, "memory_depth": self.depth,
+                "total_bits": len(self.entries) * self.bits, "offset": self.offset,
                 "bound_code": self.bound, "bound": str(input_format.value(self.bound)),
                 "constant": self.constant}
 

@@ -210,10 +210,11 @@ class LaneDatapath:
     data); :meth:`finish` takes those values and returns the output code as a value of the
     output shape.
 
-    A table kind's table is a :class:`~amaranth.lib.memory.Memory` read combinationally at the
-    input code's low bits (the entry of code ``c`` sits at ``c mod depth``, so no subtractor);
-    the register after it, stage 1's, makes it a synchronous read that synthesis maps to block
-    RAM or LUTs (:attr:`reads_table`: the pipeline then finishes after stage 1, never before).
+    A table kind's table is a :class:`~amaranth.lib.memory.Memory` of one word per entry, read
+    combinationally at the input code minus the bound; the register after it, stage 1's, makes
+    it a synchronous read that synthesis maps to block RAM or LUTs (:attr:`reads_table`: the
+    pipeline then finishes after stage 1, never before). Words are stored as the table says
+    (:attr:`~relu_hw.table.Table.offset`), added back after the register.
 
     Parameters
     ----------
@@ -233,32 +234,28 @@ class LaneDatapath:
         return None if self._slope is None else self._spec.slope_impl_of(self._slope)
 
     @property
-    def reads_table(self):
-        """Whether this lane reads a table (a table kind with at least one entry)."""
-        return self._table is not None and len(self._table.entries) > 0
+    def table(self):
+        """The lane's :class:`~relu_hw.table.Table` (a table kind), else ``None``."""
+        return self._table
 
-    def table_words(self):
-        """The table memory's words, the entry of input code ``c`` at ``c mod depth`` (words
-        no code reads hold the first entry); empty without a table."""
-        t = self._table
-        if not self.reads_table:
-            return []
-        words = [t.entries[0]] * t.depth
-        for i, entry in enumerate(t.entries):
-            words[(t.bound + i) % t.depth] = entry
-        return words
+    @property
+    def reads_table(self):
+        """Whether this lane reads a table: a table kind with entries that are not all the
+        same."""
+        return self._table is not None and self._table.bits > 0 and len(self._table.entries) > 0
 
     def _read_table(self, x, module):
         t = self._table
-        address_bits = t.depth.bit_length() - 1
-        shape = _shape_for(t.lo, t.hi)
+        shape = signed(t.bits) if t.signed_words else unsigned(t.bits)
         if module is None:
             return Const(0, shape)
-        memory = Memory(shape=shape, depth=t.depth, init=self.table_words())
+        memory = Memory(shape=shape, depth=len(t.words), init=t.words)
         module.submodules[f"lane{self._lane}_table"] = memory
         port = memory.read_port(domain="comb")
+        address_bits = (len(t.words) - 1).bit_length()
         if address_bits:
-            module.d.comb += port.addr.eq(x[:address_bits])
+            # Codes outside [bound, -1] read any word (or none): their result is not taken.
+            module.d.comb += port.addr.eq((x - t.bound)[:address_bits])
         return port.data
 
     def prepare(self, x, module=None):
@@ -359,13 +356,20 @@ class LaneDatapath:
             positive = self._convert(product, fmt_in.frac + scale.frac, by_reset)
         if not fmt_in.signed:
             return (positive,)
-        if not self.reads_table:
+        if not t.entries:
             return positive, Bounded.const(t.constant)
-        entry = Bounded(values["t"], t.lo, t.hi)
+        if not self.reads_table:
+            entry = Bounded.const(t.lo)         # one value above the bound
+        else:
+            words = t.words
+            entry = Bounded(values["t"], min(words), max(words))
+            if t.offset:
+                entry = Bounded(entry.value + t.offset, t.lo, t.hi)
         if t.bound <= fmt_in.min_code:
             return positive, entry
         lo, hi = min(t.lo, t.constant), max(t.hi, t.constant)
-        below = choose(x < t.bound, t.constant, entry.value, _shape_for(lo, hi), by_reset)
+        entry = entry.lo if entry.is_const else entry.value
+        below = choose(x < t.bound, t.constant, entry, _shape_for(lo, hi), by_reset)
         return positive, Bounded(below, lo, hi)
 
     def _convert(self, b, scale, by_reset):
