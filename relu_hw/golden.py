@@ -112,6 +112,9 @@ def _round(a, k, mode):
 def rounded(spec, x):
     """The activation of input codes ``x``, clipped and rounded to the output grid but before
     overflow is handled: codes that may lie outside the output format."""
+    if spec.kind in TABLE_KINDS:
+        x = _checked_codes(spec, x)
+        return _table_kind_rounded(spec)[x - spec.input_format.min_code]
     a, e = exact_values(spec, x)
     return _round(a, e - spec.out_frac, spec.rounding)
 
@@ -129,9 +132,6 @@ def golden(spec, x):
     -------
     numpy.ndarray of int64, the same shape: output codes.
     """
-    if spec.kind in TABLE_KINDS:
-        x = _checked_codes(spec, x)
-        return _table_kind_outputs(spec)[x - spec.input_format.min_code]
     return _overflow(spec, rounded(spec, x))
 
 
@@ -150,7 +150,7 @@ def _overflow(spec, r):
 
 # Table kinds ------------------------------------------------------------------------------------
 
-#: Outputs of every input code per configuration, by :func:`_function_key`; specs that differ
+#: Rounded values of every input code per configuration, by :func:`_function_key`; specs that differ
 #: only in lanes, stages or names share one computation.
 _OUTPUTS = {}
 _OUTPUTS_KEPT = 64
@@ -162,14 +162,15 @@ def _function_key(spec):
             None if spec.max_value_q is None else spec.max_value_q.value)
 
 
-def _table_kind_outputs(spec):
-    """Output codes of every input code of ``spec``, lowest first, computed once."""
+def _table_kind_rounded(spec):
+    """Rounded values (before overflow) of every input code of ``spec``, lowest first,
+    computed once."""
     key = _function_key(spec)
     outputs = _OUTPUTS.get(key)
     if outputs is None:
         if len(_OUTPUTS) >= _OUTPUTS_KEPT:
             _OUTPUTS.clear()
-        outputs = _OUTPUTS[key] = _compute_table_kind_outputs(spec)
+        outputs = _OUTPUTS[key] = _compute_table_kind_rounded(spec)
     return outputs
 
 
@@ -217,7 +218,7 @@ def _round_ratio(n, d, mode):
     return q + up
 
 
-def _compute_table_kind_outputs(spec):
+def _compute_table_kind_rounded(spec):
     fmt = spec.input_format
     a, divisor = spec.exponential
     twice_scale = 2 * a * (1 << spec.out_frac)
@@ -264,4 +265,4 @@ def _compute_table_kind_outputs(spec):
             rounded.append(clip)
             continue
         rounded.append(_round_ratio(n, d, spec.rounding))
-    return _overflow(spec, np.array(rounded, dtype=np.int64))
+    return np.array(rounded, dtype=np.int64)

@@ -39,6 +39,8 @@ from relu_hw.spec import (FRAMEWORKS, OVERFLOW_MODES, ROUNDING_MODES, SELU_ALPHA
     (dict(kind="selu", alpha="1"), ValueError, "alpha applies to kind elu or celu only, not "
                                                "'selu'"),
     (dict(kind="relu", alpha="1"), ValueError, "alpha applies to kind elu or celu only"),
+    (dict(kind="selu", control="axi-lite"), ValueError,
+     "Kind 'selu' takes control 'none' only: its table holds the build-time constants"),
     (dict(kind="elu", out_signed=False, overflow="wrap"), ValueError,
      "Overflow 'wrap' into an unsigned output would turn every negative value of 'elu' into a "
      "large positive code; use a signed output, or a saturate mode"),
