@@ -148,6 +148,7 @@ def invalid_configs(draw):
     """A valid configuration with one parameter made invalid; returns (config, fragment)."""
     config = draw(valid_configs())
     config.pop("out_width", None), config.pop("out_frac", None)
+    config.pop("alpha", None)        # the kind may change below; alpha has a default
     choice = draw(st.sampled_from(sorted(_INVALID) + ["type", "kind_mismatch", "prelu_count",
                                                       "constant", "shift_impl"]))
     if choice == "type":
