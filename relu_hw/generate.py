@@ -64,9 +64,9 @@ def manifest(spec):
     """The manifest: what a user integrating the Verilog needs, as a JSON-ready dict.
 
     Constants are exact quantized values as strings that :class:`fractions.Fraction` parses.
-    A table kind's ``table`` gives, per lane, the entries and their bits, the memory's depth,
-    the bound (the lowest input code with an entry, as a code and a value) and the constant
-    output code of the codes below it (see :class:`relu_hw.table.Table`).
+    A table kind's ``table`` gives, per lane, the entries, the bits of a stored word and the
+    offset added to it, the bound (the lowest input code with an entry, as a code and a value)
+    and the constant output code of the codes below it (see :class:`relu_hw.table.Table`).
     """
     slopes = spec.channel_slopes
     out = {

@@ -150,6 +150,7 @@ def invalid_configs(draw):
     # Table kinds' own refusals are tested in tests/test_spec.py.
     assume(config["kind"] not in TABLE_KINDS)
     config.pop("out_width", None), config.pop("out_frac", None)
+    config.pop("alpha", None)        # the kind may change below; alpha has a default
     choice = draw(st.sampled_from(sorted(_INVALID) + ["type", "kind_mismatch", "prelu_count",
                                                       "constant", "shift_impl"]))
     if choice == "type":
