@@ -24,13 +24,17 @@ from relu_hw.sim.verilator import (_generated, build_model, find_top, model_cach
 from .test_golden import _apy_output
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def relu_hw_cache(tmp_path_factory):
-    """One model cache for the whole session (shared with the cocotb tests), unless the
-    caller set ``RELU_HW_CACHE`` to share models across sessions."""
-    if "RELU_HW_CACHE" not in os.environ:
+    """A model cache of this session's own, unless the caller set ``RELU_HW_CACHE`` to share
+    models across sessions. The variable is restored after this module: left set, it would
+    point the next test file's work root under /tmp, which the YoWASP tools cannot see."""
+    before = os.environ.get("RELU_HW_CACHE")
+    if before is None:
         os.environ["RELU_HW_CACHE"] = str(tmp_path_factory.getbasetemp() / "relu-hw-cache")
-    return model_cache()
+    yield model_cache()
+    if before is None:
+        del os.environ["RELU_HW_CACHE"]
 
 
 @pytest.fixture(scope="module", autouse=True)
