@@ -154,10 +154,19 @@ def _markdown(result):
         label = "slope" if spec.kind == "leaky_relu" else f"slope[{k}]"
         rows.append((label, f"{q['requested']} -> {q['value']} (error {q['error']}, "
                             f"relative {q['relative_error']:.2e}, {q['impl']})"))
-    for name in ("threshold", "max_value"):
+    for name in ("threshold", "max_value", "scale"):
         if name in consts:
             q = consts[name]
-            rows.append((name, f"{q['requested']} -> {q['value']} (error {q['error']})"))
+            exact = "; every input code rounds as with the exact scale" if name == "scale" else ""
+            rows.append((name, f"{q['requested']} -> {q['value']} (error {q['error']}{exact})"))
+    if "alpha" in consts:
+        rows.append(("alpha", f"{consts['alpha']} (exact)"))
+    t = manifest(spec)["table"]
+    if t is not None:
+        offset = f", each plus {t['offset']}" if t["offset"] else ""
+        rows.append(("table", f"{t['entries']} entries of {t['bits']} bits per lane "
+                              f"({t['total_bits']} bits{offset}); input codes below "
+                              f"{t['bound_code']} ({t['bound']}) give {t['constant']}"))
     ports = ", ".join(f"{n}[{p['width']}]" for n, p in manifest(spec)["ports"].items())
     out = [f"# {spec.name}", "", "| parameter | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in rows]

@@ -13,7 +13,10 @@ sequence:
    accepted input beat; the output beat is always the queue's head; no more than
    :attr:`FormalHarness.capacity` beats are ever inside; with the sink ready on every cycle a
    beat leaves exactly ``stages`` cycles after it entered.
-3. **Bit-exact function.** Every output beat satisfies :func:`spec_holds` with its input beat:
+3. **Bit-exact function.** Every output beat satisfies :func:`spec_holds` with its input beat
+   (for the table kinds ELU, SELU and CELU, whose values are irrational, it equals the golden
+   model's output for its input instead, a look-up over every input code; the golden model is
+   checked against mpmath on every code, and the datapath by exhaustive simulation):
    the contract of :mod:`relu_hw.spec` stated as relations on the exact value of the
    activation (for rounding down, ``y <= v < y + q``; to nearest, ``|y - v| <= q/2`` with the
    tie rule as a relation; saturation as bounds), never as a second computation of the output.
@@ -46,12 +49,14 @@ from pathlib import Path
 
 from amaranth.asserts import AnySeq
 from amaranth.back import rtlil
-from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module, Mux, Signal,
-                          Value, signed)
+from amaranth.hdl import (Array, Assert, Assume, Const, Elaboratable, Fragment, Module, Mux,
+                          Signal, Value, signed)
 from amaranth.lib.wiring import In
 
 from .gateware import ActivationPipeline
-from .spec import ROUNDING_MODES, Spec
+from .gateware.datapath import LaneDatapath
+from .golden import golden
+from .spec import ROUNDING_MODES, TABLE_KINDS, Spec
 from .tools import check_workdir, find, run, run_parallel, under_tmp, work_root
 
 __all__ = ["FormalHarness", "FormalResult", "FORMAL_CONFIGS", "REGISTERED_READY",
@@ -92,6 +97,16 @@ FORMAL_CONFIGS = {
     "thresholded_2lane_registered_3stage": dict(
         kind="thresholded_relu", width=8, frac=4, threshold="0.3", out_width=5, out_frac=1,
         rounding="half_down", overflow="saturate_symmetric", lanes=2, stages=3, user_width=1),
+    # Table kinds: the memory read's register is stage 1; with one stage the lane finishes
+    # after it.
+    "elu_2lane_registered": dict(kind="elu", width=8, frac=4, rounding="half_even", lanes=2,
+                                 stages=1),
+    "selu_1lane_combinational_2stage": dict(
+        kind="selu", width=8, frac=4, out_width=8, out_frac=2, rounding="floor", lanes=1,
+        stages=2, ready="combinational"),
+    "celu_unsigned_out_2lane_registered_3stage_user": dict(
+        kind="celu", alpha="0.75", width=8, frac=3, out_width=6, out_frac=2, out_signed=False,
+        rounding="away", overflow="saturate_zero", lanes=2, stages=3, user_width=1),
 }
 
 
@@ -258,6 +273,21 @@ def events_hold(spec, lane, x, y, events, params=None):
     return holds & (events.sat_high == high) & (events.sat_low == low)
 
 
+def table_kind_holds(spec, x, y):
+    """Whether output code ``y`` is the golden model's output for input code ``x`` (both
+    Amaranth values), for a table kind: a look-up over every input code."""
+    fmt = spec.input_format
+    raw = list(range(1 << fmt.width))
+    outputs = golden(spec, [[fmt.codes(r)] * spec.lanes for r in raw])[:, 0]
+    return y == Array(_sconst(int(v)) for v in outputs)[x.as_unsigned()]
+
+
+def _holds(spec, lane, x, y, params=None):
+    if spec.kind in TABLE_KINDS:
+        return table_kind_holds(spec, x, y)
+    return spec_holds(spec, lane, x, y, params)
+
+
 # The harness ----------------------------------------------------------------------------------
 
 class _Prebuilt(Elaboratable):
@@ -408,7 +438,7 @@ class FormalHarness(Elaboratable):
         m.d.comb += P("at most capacity beats inside", n <= D)
         m.d.comb += P("no beat out of nothing", ~shown | (n != 0))
         for k in range(spec.lanes):
-            same = spec_holds(spec, k, head.data[k], out.data[k], params_of(head))
+            same = _holds(spec, k, head.data[k], out.data[k], params_of(head))
             m.d.comb += P("output equals spec of its input", ~shown | same)
             if events is not None:
                 right = events_hold(spec, k, head.data[k], out.data[k], events[k],
@@ -453,16 +483,18 @@ class FormalHarness(Elaboratable):
                 m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
             for k in range(spec.lanes):
                 y = internal(f"skid_lane{k}_y")
-                same = spec_holds(spec, k, entry.data[k], y, params_of(entry))
+                same = _holds(spec, k, entry.data[k], y, params_of(entry))
                 m.d.comb += P("invariant: skid holds its entry", ~skid_full | same)
                 if events is not None:
                     flags = _EventRegisters(internal, f"skid_lane{k}")
                     right = events_hold(spec, k, entry.data[k], y, flags, params_of(entry))
                     m.d.comb += P("invariant: skid holds its entry", ~skid_full | right)
+        lanes = [LaneDatapath(spec, k) for k in range(spec.lanes)]
         for j in range(1, spec.stages + 1):
             # Stage j holds the entry after those in the skid and the valid stages downstream.
             pos = skid_full + (sum(valids[j:]) if j < spec.stages else Const(0, 1))
-            final = j == spec.stages
+            # A single stage after a table's read holds what the lane finishes from, not y.
+            final = j == spec.stages and f"stage{j}_lane0_y" in internals
             for p in range(D):
                 here = valids[j - 1] & (pos == p)
                 entry = queue[p]
@@ -480,7 +512,7 @@ class FormalHarness(Elaboratable):
                     x = entry.data[k]
                     if final:
                         y = internal(f"stage{j}_lane{k}_y")
-                        same = spec_holds(spec, k, x, y, params_of(entry))
+                        same = _holds(spec, k, x, y, params_of(entry))
                         m.d.comb += P("invariant: stage result", ~here | same)
                         if events is not None:
                             flags = _EventRegisters(internal, f"stage{j}_lane{k}")
@@ -491,13 +523,28 @@ class FormalHarness(Elaboratable):
                     m.d.comb += P("invariant: stage input", ~here | same)
                     if f"stage{j}_lane{k}_product" in internals:
                         # The product register may be narrower than x * slope for x >= 0,
-                        # where it is unused: compare the bits it keeps.
+                        # where it is unused (for SELU's scale, x < 0): compare the bits it
+                        # keeps.
                         reg = internal(f"stage{j}_lane{k}_product")
-                        factor = (entry.params.slope[k] if has_params and spec.variable_slopes
-                                  else _sconst(spec.lane_slopes[k].code))
+                        if spec.kind == "selu":
+                            factor = _sconst(spec.scale_q.code)
+                        elif has_params and spec.variable_slopes:
+                            factor = entry.params.slope[k]
+                        else:
+                            factor = _sconst(spec.lane_slopes[k].code)
                         exact = (x * factor).as_unsigned()
                         same = reg.as_unsigned() == exact[:len(reg)]
+                        if spec.kind == "selu":
+                            same = same | (x < 0)
                         m.d.comb += P("invariant: stage product", ~here | same)
+                    if f"stage{j}_lane{k}_t" in internals:
+                        # A table's read data: the word of the input code, where it has one.
+                        t = lanes[k].table
+                        address = (x - t.bound).as_unsigned()[:len(t.words).bit_length()]
+                        word = Array(_sconst(w) for w in t.words)[address]
+                        same = internal(f"stage{j}_lane{k}_t") == word
+                        outside = (x < t.bound) | (x >= 0)
+                        m.d.comb += P("invariant: stage table word", ~here | outside | same)
         return m
 
 
@@ -538,6 +585,8 @@ smtbmc yices
 [script]
 read_rtlil harness.il
 prep -top top
+memory_map
+opt -fast
 
 [files]
 harness.il

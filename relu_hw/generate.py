@@ -12,6 +12,8 @@ from . import __version__
 from .gateware import AXIStreamActivation, axis_signature
 from .regdocs import regmap_file_names
 from .regmap import RegisterMap
+from .spec import TABLE_KINDS
+from .table import table
 
 __all__ = ["to_verilog", "convert", "manifest", "ports"]
 
@@ -62,6 +64,9 @@ def manifest(spec):
     """The manifest: what a user integrating the Verilog needs, as a JSON-ready dict.
 
     Constants are exact quantized values as strings that :class:`fractions.Fraction` parses.
+    A table kind's ``table`` gives, per lane, the entries, the bits of a stored word and the
+    offset added to it, the bound (the lowest input code with an entry, as a code and a value)
+    and the constant output code of the codes below it (see :class:`relu_hw.table.Table`).
     """
     slopes = spec.channel_slopes
     out = {
@@ -75,6 +80,9 @@ def manifest(spec):
         "slopes": [_fraction(q) for q in slopes] if slopes else None,
         "threshold": _fraction(spec.threshold_q),
         "max_value": _fraction(spec.max_value_q),
+        "alpha": None if spec.alpha_value is None else str(spec.alpha_value),
+        "table": (table(spec).as_dict(spec.input_format) if spec.kind in TABLE_KINDS
+                  else None),
         "rounding": spec.rounding,
         "overflow": spec.overflow,
         "latency": spec.latency,

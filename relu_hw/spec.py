@@ -22,15 +22,15 @@ import numbers
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 __all__ = [
     "KINDS", "ROUNDING_MODES", "OVERFLOW_MODES", "SLOPE_IMPLS", "READY_MODES", "ZEROING_MODES",
-    "CONTROL_MODES", "RUNTIME_PARAMS", "FixedFormat", "Quantized", "Rounding", "Spec",
-    "parse_constant", "round_quotient", "parse_format", "parse_type", "rounding_mode",
-    "overflow_mode", "FRAMEWORKS",
+    "CONTROL_MODES", "RUNTIME_PARAMS", "TABLE_KINDS", "SELU_SCALE", "SELU_ALPHA", "FixedFormat",
+    "Quantized", "Rounding", "Spec", "parse_constant", "round_quotient", "parse_format",
+    "parse_type", "rounding_mode", "overflow_mode", "FRAMEWORKS",
 ]
 
 #: Activation kinds and a one-line definition of each.
@@ -39,7 +39,24 @@ KINDS = {
     "leaky_relu":       "x if x >= 0 else slope * x",
     "prelu":            "x if x >= 0 else slopes[lane] * x",
     "thresholded_relu": "x if x > threshold else 0",
+    "elu":              "x if x > 0 else alpha * (exp(x) - 1)",
+    "selu":             "scale * x if x > 0 else scale * alpha * (exp(x) - 1)",
+    "celu":             "x if x > 0 else alpha * (exp(x / alpha) - 1)",
 }
+
+#: Kinds whose negative side is an exponential: built from a table of correctly rounded
+#: values (see :mod:`relu_hw.table`).
+TABLE_KINDS = ("elu", "selu", "celu")
+
+#: SELU's constants, PyTorch's (``torch.nn.SELU``), exactly as it writes them.
+SELU_SCALE = "1.0507009873554804934193349852946"
+SELU_ALPHA = "1.6732632423543772848170429916717"
+
+DEFAULT_ALPHA = "1"
+#: ``alpha`` of ``elu`` and ``celu`` lies in [ALPHA_MIN, ALPHA_LIMIT).
+ALPHA_MIN, ALPHA_LIMIT = Fraction(1, 2 ** 16), 2 ** 16
+#: Table kinds take inputs up to this width: a table of 2^15 entries at most.
+MAX_TABLE_WIDTH = 16
 
 @dataclass(frozen=True)
 class Rounding:
@@ -540,6 +557,35 @@ def quantize_slope(requested, slope_frac, name):
     return Quantized(requested, code, frac)
 
 
+@lru_cache(maxsize=64)
+def exact_scale_frac(scale, fmt, out_frac):
+    """The fewest fractional bits ``k`` such that ``scale`` rounded to ``k`` bits, ``s``,
+    rounds every positive code ``x`` of input format ``fmt`` as ``scale`` does, in every
+    rounding mode, into an output with ``out_frac`` fractional bits.
+
+    Rounding (and a clip on the output grid) depends only on which open interval between
+    multiples of half an output step the product lies in. With ``D`` the least distance of
+    any ``scale * x`` from such a multiple, ``|s - scale| * max_code < D`` keeps every
+    ``s * x`` in the interval of ``scale * x``. ``D`` must be positive: no ``scale * x`` may
+    lie on a multiple (a tie), which holds for a decimal scale whose denominator keeps a
+    factor 5 that no input code cancels, as SELU's."""
+    # scale * x in half output steps: scale * x * 2^(out_frac - frac + 1) = x * num / den.
+    halves = scale * Fraction(2) ** (out_frac - fmt.frac + 1)
+    num, den = halves.numerator, halves.denominator
+    top = fmt.max_code
+    nearest = min(min(r, den - r) for r in (x * num % den for x in range(1, top + 1)))
+    if nearest == 0:
+        raise ValueError(f"Scale {scale} times some input code lies on a tie of the output "
+                         f"grid; no quantized scale is provably exact")
+    distance = Fraction(nearest, den)
+    for k in range(MAX_SLOPE_FRAC * 2 + 1):
+        error = abs(Fraction(round(scale * (1 << k)), 1 << k) - scale)
+        if error * halves / scale * top < distance:
+            return k
+    raise ValueError(f"Scale {scale} needs more than {MAX_SLOPE_FRAC * 2} fractional bits to "
+                     f"round every input code as the exact scale does")
+
+
 @dataclass(frozen=True)
 class Spec:
     """Everything that defines a block: numbers, constants, shape and name.
@@ -568,6 +614,11 @@ class Spec:
         One of :data:`SLOPE_IMPLS`.
     threshold : str or None
         ``thresholded_relu`` threshold; ``None`` means :data:`DEFAULT_THRESHOLD`.
+    alpha : str or None
+        ``elu`` and ``celu`` alpha, from 2^-16 to below 2^16, taken exactly (the table holds
+        the exact function rounded once); ``None`` means :data:`DEFAULT_ALPHA`. ``selu`` has
+        PyTorch's constants :data:`SELU_SCALE` and :data:`SELU_ALPHA`. These kinds take input
+        widths up to :data:`MAX_TABLE_WIDTH`.
     max_value : str or None
         Clip the activation from above (before conversion to the output format); at least 0.
     rounding, overflow : str
@@ -608,6 +659,7 @@ class Spec:
     slope_frac: int | None = None
     slope_impl: str = "auto"
     threshold: str | None = None
+    alpha: str | None = None
     max_value: str | None = None
     rounding: str = "floor"
     overflow: str = "saturate"
@@ -673,6 +725,7 @@ class Spec:
         only_for("slope", ("leaky_relu",))
         only_for("slopes", ("prelu",))
         only_for("threshold", ("thresholded_relu",))
+        only_for("alpha", ("elu", "celu"))
         if self.kind not in ("leaky_relu", "prelu"):
             if self.slope_frac is not None or self.slope_impl != "auto":
                 raise ValueError(f"slope_frac and slope_impl apply to kind leaky_relu or "
@@ -680,7 +733,10 @@ class Spec:
 
         self._check_control()
 
-        consts = {"slopes": None, "threshold": None, "max_value": None}
+        consts = {"slopes": None, "threshold": None, "max_value": None, "alpha": None,
+                  "scale": None}
+        if self.kind in TABLE_KINDS:
+            self._check_table_kind(consts)
         if self.kind == "leaky_relu":
             slope = DEFAULT_SLOPE if self.slope is None else self.slope
             consts["slopes"] = (self._slope(slope, "Slope"),) * self.lanes
@@ -807,6 +863,30 @@ class Spec:
                                  f"({self.lanes}), not {channels}")
             store("channels", channels)
 
+    def _check_table_kind(self, consts):
+        if self.control != "none":
+            raise ValueError(f"Kind {self.kind!r} takes control 'none' only: its table holds "
+                             f"the build-time constants, and its telemetry events are not "
+                             f"built yet")
+        if self.width > MAX_TABLE_WIDTH:
+            raise ValueError(f"Kind {self.kind!r} takes input widths up to {MAX_TABLE_WIDTH} "
+                             f"bits (its table has an entry per negative input code at most), "
+                             f"not {self.width}")
+        if self.signed and not self.out_signed and self.overflow == "wrap":
+            raise ValueError(f"Overflow 'wrap' into an unsigned output would turn every "
+                             f"negative value of {self.kind!r} into a large positive code; use "
+                             f"a signed output, or a saturate mode (negative values become 0)")
+        if self.kind == "selu":
+            consts["alpha"] = Fraction(SELU_ALPHA)
+            scale = Fraction(SELU_SCALE)
+            k = exact_scale_frac(scale, self.input_format, self.out_frac)
+            consts["scale"] = Quantized(scale, round(scale * (1 << k)), k)
+        else:
+            alpha = parse_constant(DEFAULT_ALPHA if self.alpha is None else self.alpha, "alpha")
+            if not ALPHA_MIN <= alpha < ALPHA_LIMIT:
+                raise ValueError(f"alpha must be from 2^-16 to below 2^16, not {self.alpha!r}")
+            consts["alpha"] = alpha
+
     def _slope(self, text, name):
         s = parse_constant(text, name)
         if abs(s) >= SLOPE_LIMIT:
@@ -893,6 +973,30 @@ class Spec:
         return self._consts["threshold"]
 
     @property
+    def alpha_value(self):
+        """The exact ``alpha`` of a table kind (:data:`SELU_ALPHA` for ``selu``), else
+        ``None``."""
+        return self._consts["alpha"]
+
+    @property
+    def scale_q(self):
+        """``selu``'s scale on the positive side as a :class:`Quantized` constant with enough
+        fractional bits that every input code rounds as with the exact scale (see
+        :func:`exact_scale_frac`), else ``None``."""
+        return self._consts["scale"]
+
+    @property
+    def exponential(self):
+        """``(a, d)``, exact, such that a table kind's negative side is
+        ``a * (exp(x / d) - 1)``; ``None`` for other kinds."""
+        if self.kind not in TABLE_KINDS:
+            return None
+        alpha = self.alpha_value
+        if self.kind == "selu":
+            return Fraction(SELU_SCALE) * alpha, Fraction(1)
+        return alpha, alpha if self.kind == "celu" else Fraction(1)
+
+    @property
     def max_value_q(self):
         """:class:`Quantized` clip on the output grid, or ``None``."""
         return self._consts["max_value"]
@@ -931,7 +1035,7 @@ class Spec:
             "out_signed": self.out_signed, "slope": self.slope,
             "slopes": None if self.slopes is None else list(self.slopes),
             "slope_frac": self.slope_frac, "slope_impl": self.slope_impl,
-            "threshold": self.threshold, "max_value": self.max_value,
+            "threshold": self.threshold, "alpha": self.alpha, "max_value": self.max_value,
             "rounding": self.rounding, "overflow": self.overflow, "lanes": self.lanes,
             "stages": self.stages, "ready": self.ready, "zeroing": self.zeroing,
             "user_width": self.user_width,
@@ -951,6 +1055,10 @@ class Spec:
                              for q in self.lane_slopes]
         if self.threshold_q is not None:
             out["threshold"] = self.threshold_q.as_dict()
+        if self.alpha_value is not None:
+            out["alpha"] = str(self.alpha_value)
+        if self.scale_q is not None:
+            out["scale"] = self.scale_q.as_dict()
         if self.max_value_q is not None:
             out["max_value"] = self.max_value_q.as_dict()
         return out

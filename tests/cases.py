@@ -39,6 +39,29 @@ def exhaustive_8bit_specs(lanes=4):
     return specs
 
 
+# The table kinds (exponential negative side), with alphas below and above one, and a clip.
+TABLE_KIND_OPTIONS = [{"kind": "elu"}, {"kind": "elu", "alpha": "0.3"}, {"kind": "selu"},
+                      {"kind": "celu", "alpha": "2"}, {"kind": "celu", "alpha": "3/4"},
+                      {"kind": "elu", "alpha": "5", "max_value": "2"}]
+
+
+def table_kind_8bit_specs(lanes=1, overflows=tuple(OVERFLOW_MODES), **extra):
+    """Every table kind and rounding mode, and each of ``overflows`` (all of them, or one
+    per spec in turn when ``overflows`` is ``None``), over the 8-bit formats; wrap into an
+    unsigned output from a signed input is refused, so left out."""
+    specs = []
+    for i, options in enumerate(TABLE_KIND_OPTIONS):
+        for j, rounding in enumerate(ROUNDING_MODES):
+            for overflow in overflows or (list(OVERFLOW_MODES)[(i + j) % len(OVERFLOW_MODES)],):
+                w, f, ow, of, sg, osg = FORMATS_8BIT[(i + j + len(specs)) % len(FORMATS_8BIT)]
+                if overflow == "wrap" and sg and not osg:
+                    continue
+                specs.append(Spec(width=w, frac=f, out_width=ow, out_frac=of, signed=sg,
+                                  out_signed=osg, rounding=rounding, overflow=overflow,
+                                  lanes=lanes, **options, **extra))
+    return specs
+
+
 def all_codes(spec):
     """Every input code of ``spec``'s input format, in order."""
     fmt = spec.input_format
@@ -47,7 +70,8 @@ def all_codes(spec):
 
 def spec_id(spec):
     consts = "".join(f"-{k}{v}" for k, v in (("s", spec.slope), ("t", spec.threshold),
-                                               ("m", spec.max_value)) if v is not None)
+                                               ("a", spec.alpha), ("m", spec.max_value))
+                     if v is not None)
     sign = "".join("s" if s else "u" for s in (spec.signed, spec.out_signed))
     return (f"{spec.kind}{consts}-{spec.width}.{spec.frac}-{spec.out_width}.{spec.out_frac}"
             f"-{sign}-{spec.rounding}-{spec.overflow}")

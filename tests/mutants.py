@@ -145,6 +145,14 @@ MUTANTS = [
            "pipeline", (("self.o.valid.eq(out_valid),",
                          "self.o.valid.eq(out_valid & self.o.ready),"),),
            dict(kind="relu", width=8, frac=4, lanes=1, stages=2), "formal"),
+    # Table kinds: a table shifted by one code, and the bound's comparator off by one.
+    Mutant("table_shifted", "each table entry stored at the next code's word",
+           "datapath", (("port.addr.eq((x - t.bound)[:address_bits])",
+                         "port.addr.eq((x - t.bound + 1)[:address_bits])"),),
+           dict(kind="elu", width=8, frac=4, rounding="half_even", lanes=2), "golden"),
+    Mutant("bound_off_by_one", "the code at the bound takes the constant too",
+           "datapath", (("choose(x < t.bound,", "choose(x <= t.bound,"),),
+           dict(kind="elu", width=8, frac=4, rounding="floor", lanes=1), "golden"),
 ]
 
 

@@ -337,3 +337,32 @@ def test_entry_point_runs(tmp_path):
                            str(tmp_path), "--lanes", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "relu_axis.v").exists()
+
+
+# By hand: 128 (e^x - 1) floors to -128 until e^x >= 1/128, x >= -ln 128 = -4.852, that is
+# 1242.2 codes of 1/256; 16 * 1.7581 (e^x - 1) floors to -29 until it reaches -28, at
+# e^x >= 0.00462, x >= -5.377 (86.03 codes of 1/16); an unsigned output saturates every
+# negative value to 0, which needs no table.
+@pytest.mark.parametrize("argv, table", [
+    (["--kind", "elu", "--alpha", "0.5", "--rounding", "floor"], 1242),
+    (["--kind", "selu", "--width", "8", "--frac", "4"], 86),
+    (["--kind", "celu", "--alpha", "3/2", "--out-format", "UQ(8,8)"], 0),
+])
+def test_table_kinds(tmp_path, capsys, argv, table):
+    code, _, err = run(["generate", "-o", str(tmp_path)] + argv, capsys)
+    assert code == 0, err
+    m = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert m["table"]["entries"] == table
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--kind", "elu", "--width", "20"], "Kind 'elu' takes input widths up to 16 bits"),
+    (["--kind", "selu", "--alpha", "2"], "alpha applies to kind elu or celu only, not 'selu'"),
+    (["--kind", "celu", "--alpha", "-1"], "alpha must be from 2^-16 to below 2^16, not '-1'"),
+    (["--kind", "elu", "--out-format", "UQ(8,8)", "--overflow", "wrap"],
+     "Overflow 'wrap' into an unsigned output would turn every negative value"),
+])
+def test_table_kind_errors(tmp_path, capsys, argv, message):
+    code, _, err = run(["generate", "-o", str(tmp_path / "out")] + argv, capsys)
+    assert code == 2 and message in err.splitlines()[0], err
+    assert not (tmp_path / "out").exists()

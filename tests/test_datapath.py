@@ -6,12 +6,14 @@ import re
 import numpy as np
 import pytest
 
+from relu_hw.gateware.datapath import LaneDatapath
 from relu_hw.generate import to_verilog
 from relu_hw.golden import golden
 from relu_hw.sim import Stimulus, run_amaranth
 from relu_hw.spec import Spec
+from relu_hw.table import table
 
-from .cases import exhaustive_8bit_specs, spec_id
+from .cases import exhaustive_8bit_specs, spec_id, table_kind_8bit_specs
 
 
 def all_codes_stimulus(spec):
@@ -34,6 +36,38 @@ def assert_matches_golden(spec):
 @pytest.mark.parametrize("spec", exhaustive_8bit_specs(lanes=8), ids=spec_id)
 def test_exhaustive_8bit(spec):
     assert_matches_golden(spec)
+
+
+# Table kinds: the read is a synchronous memory, with one stage or more, and both ready modes.
+@pytest.mark.parametrize("spec", [
+    *table_kind_8bit_specs(lanes=8, overflows=None),
+    *table_kind_8bit_specs(lanes=3, overflows=None, stages=2)[::5],
+    *table_kind_8bit_specs(lanes=2, overflows=None, stages=3, ready="combinational")[2::5],
+], ids=spec_id)
+def test_exhaustive_8bit_table_kinds(spec):
+    assert_matches_golden(spec)
+
+
+@pytest.mark.parametrize("kwargs", [
+    # 12 bits: every code; large tables, a bound below which codes give -alpha rounded.
+    dict(kind="elu", width=12, frac=6, out_width=12, out_frac=8, rounding="half_even"),
+    dict(kind="celu", alpha="1.5", width=12, frac=6, out_width=10, out_frac=6,
+         out_signed=False, overflow="saturate_zero", rounding="away"),
+    dict(kind="selu", width=12, frac=8, out_width=12, out_frac=6, rounding="ceil",
+         max_value="4", ready="combinational", stages=2),
+    # Every negative code has an entry (no constant), and no code has one (a constant).
+    dict(kind="elu", width=10, frac=9, out_width=12, out_frac=11, rounding="floor"),
+    dict(kind="elu", width=10, frac=2, out_width=6, out_frac=0, rounding="floor"),
+])
+def test_exhaustive_wider_table_kinds(kwargs):
+    assert_matches_golden(Spec(lanes=8, **kwargs))
+
+
+def test_table_extremes_are_what_the_tests_above_mean():
+    full = Spec(kind="elu", width=10, frac=9, out_width=12, out_frac=11, rounding="floor")
+    assert LaneDatapath(full, 0).reads_table and table(full).bound == -512
+    none = Spec(kind="elu", width=10, frac=2, out_width=6, out_frac=0, rounding="floor")
+    assert not LaneDatapath(none, 0).reads_table and table(none).constant == -1
 
 
 @pytest.mark.parametrize("impl", ["shift_add", "multiplier"])

@@ -13,7 +13,7 @@ from relu_hw.gateware.datapath import format_shape
 from relu_hw.formal import (FORMAL_CONFIGS, REGISTERED_READY, FormalHarness, prove, prove_all,
                             spec_holds)
 from relu_hw.golden import golden
-from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
+from relu_hw.spec import KINDS, OVERFLOW_MODES, ROUNDING_MODES, Spec
 
 from . import mutants
 from .interrupt import PROMPT_SECONDS, interrupt
@@ -105,8 +105,7 @@ def test_builtin_configurations_prove():
     assert {s.ready for s in specs.values()} == {"registered", "combinational"}
     assert max(s.lanes for s in specs.values()) >= 5
     assert max(s.stages for s in specs.values()) >= 3
-    assert {s.kind for s in specs.values()} == {"relu", "leaky_relu", "prelu",
-                                                "thresholded_relu"}
+    assert {s.kind for s in specs.values()} == set(KINDS)
     results = prove_all(specs, workdir=WORKDIR, jobs=2)
     for r in results:
         assert r.passed, r.summary() + "\n" + r.log_tail

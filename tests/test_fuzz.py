@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from relu_hw.generate import to_verilog
 from relu_hw.sim import simulate
-from relu_hw.spec import (KINDS, OVERFLOW_MODES, READY_MODES, ROUNDING_MODES, ZEROING_MODES,
-                           Spec)
+from relu_hw.spec import (KINDS, OVERFLOW_MODES, READY_MODES, ROUNDING_MODES, TABLE_KINDS,
+                          ZEROING_MODES, Spec)
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -44,7 +44,8 @@ _POWERS_OF_TWO = st.sampled_from(["1", "1/2", "1/4", "-1/8", "2", "-1", "1/16", 
 @st.composite
 def valid_configs(draw):
     kind = draw(st.sampled_from(tuple(KINDS)))
-    width = draw(st.integers(2, 32))
+    # Table kinds take up to 16 bits; 12 keep their tables quick to compute here.
+    width = draw(st.integers(2, 12 if kind in TABLE_KINDS else 32))
     config = dict(
         kind=kind, width=width, frac=draw(st.integers(0, width)),
         rounding=draw(st.sampled_from(tuple(ROUNDING_MODES))),
@@ -71,6 +72,11 @@ def valid_configs(draw):
         config["slope_impl"] = impl
         if impl != "shift" and draw(st.booleans()):
             config["slope_frac"] = draw(st.integers(0, 10))
+    if kind in ("elu", "celu") and draw(st.booleans()):
+        config["alpha"] = draw(st.sampled_from(["0.3", "1", "2", "3/4", "1.5", "1e-3"]))
+    if (kind in TABLE_KINDS and config["signed"] and config["overflow"] == "wrap"
+            and not config.get("out_signed", True)):
+        config["overflow"] = "saturate"      # refused: wrap into an unsigned output
     if kind == "thresholded_relu" and draw(st.booleans()):
         config["threshold"] = draw(_fraction_text(-8, 8))
     if draw(st.integers(0, 3)) == 0:
@@ -141,7 +147,10 @@ _WRONG_TYPES = {
 def invalid_configs(draw):
     """A valid configuration with one parameter made invalid; returns (config, fragment)."""
     config = draw(valid_configs())
+    # Table kinds' own refusals are tested in tests/test_spec.py.
+    assume(config["kind"] not in TABLE_KINDS)
     config.pop("out_width", None), config.pop("out_frac", None)
+    config.pop("alpha", None)        # the kind may change below; alpha has a default
     choice = draw(st.sampled_from(sorted(_INVALID) + ["type", "kind_mismatch", "prelu_count",
                                                       "constant", "shift_impl"]))
     if choice == "type":
@@ -157,7 +166,8 @@ def invalid_configs(draw):
         wrong = {"slope": "leaky_relu", "threshold": "thresholded_relu", "slopes": "prelu"}
         config = {k: v for k, v in config.items()
                   if k not in ("slope", "slopes", "threshold", "slope_frac", "slope_impl")}
-        config["kind"] = draw(st.sampled_from([k for k in KINDS if k != wrong[param]]))
+        config["kind"] = draw(st.sampled_from([k for k in KINDS if k != wrong[param]
+                                               and k not in TABLE_KINDS]))
         if config["kind"] == "prelu":
             config["slopes"] = ("0.1",) * config["lanes"]
         config[param] = value

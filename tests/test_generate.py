@@ -176,3 +176,19 @@ def test_manifest_exact_quantized_values():
     assert m["constants"]["slopes"][0]["impl"] == "multiplier"
     m = manifest(SPECS[3])
     assert Fraction(m["threshold"]) == Fraction(19, 64)  # floor(0.3 * 64) / 64
+
+
+def test_manifest_states_the_table():
+    # SQ(8,8) ELU with alpha 1, rounded to nearest: e^x * 256 passes 1/2 at x = -6.238, so
+    # codes -1597 to -1 have entries (-255 to -1, stored as 0 to 254 in 8 bits) and those
+    # below give -256.
+    m = json.loads(json.dumps(manifest(Spec(kind="elu", rounding="half_even", lanes=2))))
+    assert m["alpha"] == "1"
+    assert m["table"] == {"entries": 1597, "bits": 8, "total_bits": 1597 * 8,
+                          "offset": -255, "bound_code": -1597, "bound": "-1597/256",
+                          "constant": -256}
+    m = manifest(Spec(kind="selu", width=8, frac=4))
+    assert Fraction(m["alpha"]) == Fraction("1.6732632423543772848170429916717")
+    assert m["constants"]["scale"]["requested"] == str(Fraction(
+        "1.0507009873554804934193349852946"))
+    assert manifest(Spec(kind="relu"))["table"] is None

@@ -17,20 +17,24 @@ import pytest
 from relu_hw.generate import to_verilog
 from relu_hw.golden import golden
 from relu_hw.sim import Stimulus, check, make_stimulus, run_amaranth, simulate
-from relu_hw.spec import OVERFLOW_MODES, ROUNDING_MODES, Spec
+from relu_hw.spec import KINDS, OVERFLOW_MODES, ROUNDING_MODES, TABLE_KINDS, Spec
 from relu_hw.sim.verilator import (_generated, build_model, find_top, model_cache, pack_tdata,
                                    run_verilator, unpack_tdata)
 
 from .test_golden import _apy_output
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def relu_hw_cache(tmp_path_factory):
-    """One model cache for the whole session (shared with the cocotb tests), unless the
-    caller set ``RELU_HW_CACHE`` to share models across sessions."""
-    if "RELU_HW_CACHE" not in os.environ:
+    """A model cache of this session's own, unless the caller set ``RELU_HW_CACHE`` to share
+    models across sessions. The variable is restored after this module: left set, it would
+    point the next test file's work root under /tmp, which the YoWASP tools cannot see."""
+    before = os.environ.get("RELU_HW_CACHE")
+    if before is None:
         os.environ["RELU_HW_CACHE"] = str(tmp_path_factory.getbasetemp() / "relu-hw-cache")
-    return model_cache()
+    yield model_cache()
+    if before is None:
+        del os.environ["RELU_HW_CACHE"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -147,6 +151,16 @@ def _exhaustive_specs():
         Spec(kind="relu", width=8, frac=4, signed=False, out_width=7, out_frac=2,
              out_signed=False, rounding="away", overflow="wrap"),
     ]
+    # Table kinds: a memory read whose register is stage 1, with one stage and with more.
+    specs += [
+        Spec(kind="elu", width=16, frac=8, rounding="half_even"),
+        Spec(kind="selu", width=16, frac=8, out_frac=10, max_value="6", rounding="floor",
+             stages=2, ready="combinational"),
+        Spec(kind="celu", alpha="0.75", width=8, frac=4, out_width=6, out_frac=2,
+             out_signed=False, rounding="away", overflow="saturate_zero", lanes=3),
+        Spec(kind="elu", alpha="3", width=8, frac=4, out_width=6, out_frac=3, rounding="ceil",
+             overflow="wrap", lanes=2, stages=3),
+    ]
     return specs
 
 
@@ -158,8 +172,8 @@ def test_exhaustive_set_covers_every_mode():
     assert {s.overflow for s in EXHAUSTIVE} == set(OVERFLOW_MODES)
     assert {(s.signed, s.out_signed) for s in EXHAUSTIVE} == {(True, True), (True, False),
                                                               (False, False)}
-    assert {s.kind for s in EXHAUSTIVE} == {"relu", "leaky_relu", "prelu",
-                                            "thresholded_relu"}
+    assert {s.kind for s in EXHAUSTIVE} == set(KINDS)
+    assert {s.width for s in EXHAUSTIVE if s.kind in TABLE_KINDS} == {8, 16}
 
 
 def exhaustive_stimulus(spec, seed=0):

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+import math
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -6,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relu_hw.spec import (FRAMEWORKS, ROUNDING_MODES, OVERFLOW_MODES, Spec, csd_digits,
-                          parse_constant, parse_format, parse_type, quantize_slope, rounding_mode)
+from relu_hw.spec import (FRAMEWORKS, OVERFLOW_MODES, ROUNDING_MODES, SELU_ALPHA, SELU_SCALE,
+                          Spec, csd_digits, parse_constant, parse_format, parse_type,
+                          quantize_slope, rounding_mode)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -25,7 +27,23 @@ from relu_hw.spec import (FRAMEWORKS, ROUNDING_MODES, OVERFLOW_MODES, Spec, csd_
     (dict(stages=0), ValueError, "Stage count must be an integer from 1 to 16, not 0"),
     (dict(user_width=-1), ValueError, "User width must be an integer from 0 to 64, not -1"),
     (dict(kind="gelu"), ValueError, "Activation kind must be one of 'relu', 'leaky_relu', "
-                                    "'prelu', 'thresholded_relu', not 'gelu'"),
+                                    "'prelu', 'thresholded_relu', 'elu', 'selu', 'celu', not "
+                                    "'gelu'"),
+    (dict(kind="elu", width=17), ValueError, "Kind 'elu' takes input widths up to 16 bits (its "
+                                             "table has an entry per negative input code at "
+                                             "most), not 17"),
+    (dict(kind="celu", alpha="0"), ValueError, "alpha must be from 2^-16 to below 2^16, not "
+                                               "'0'"),
+    (dict(kind="elu", alpha="65536"), ValueError, "alpha must be from 2^-16 to below 2^16"),
+    (dict(kind="elu", alpha="e"), ValueError, "alpha must be a finite decimal or fraction"),
+    (dict(kind="selu", alpha="1"), ValueError, "alpha applies to kind elu or celu only, not "
+                                               "'selu'"),
+    (dict(kind="relu", alpha="1"), ValueError, "alpha applies to kind elu or celu only"),
+    (dict(kind="selu", control="axi-lite"), ValueError,
+     "Kind 'selu' takes control 'none' only: its table holds the build-time constants"),
+    (dict(kind="elu", out_signed=False, overflow="wrap"), ValueError,
+     "Overflow 'wrap' into an unsigned output would turn every negative value of 'elu' into a "
+     "large positive code; use a signed output, or a saturate mode"),
     (dict(rounding="nearest"), ValueError, "Rounding mode must be one of 'floor',"),
     (dict(overflow="clip"), ValueError, "Overflow mode must be one of 'wrap', 'saturate', "
                                         "'saturate_symmetric', 'saturate_zero', or a "
@@ -287,3 +305,30 @@ def test_readme_mode_table_matches_the_rounding_table():
             named = {n.partition(":")[2] for n in rule.names if n.startswith(framework + ":")}
             assert {c.strip(" `") for c in cell.split(",") if c.strip()} == named, (mode,
                                                                                    framework)
+
+
+def test_table_kind_constants():
+    elu = Spec(kind="elu", alpha="0.3")
+    assert elu.exponential == (Fraction(3, 10), 1) and elu.scale_q is None
+    assert elu.constants() == {"alpha": "3/10"}
+    celu = Spec(kind="celu", alpha="3/4")
+    assert celu.exponential == (Fraction(3, 4), Fraction(3, 4))
+    assert Spec(kind="elu").alpha_value == 1
+    selu = Spec(kind="selu", width=8, frac=4, out_frac=2)
+    assert selu.exponential == (Fraction(SELU_SCALE) * Fraction(SELU_ALPHA), 1)
+    # Wrapping into an unsigned output is refused only where negative values exist.
+    Spec(kind="elu", signed=False, out_signed=False, overflow="wrap")
+
+
+def test_selu_scale_is_exact_on_every_code():
+    # The quantized scale puts every s * x in the same open half step as the exact scale * x,
+    # checked here on every positive code, with integers.
+    for fmt_args, out_frac in (((16, 8), 8), ((16, 8), 10), ((8, 4), 2), ((12, 0), 6)):
+        spec = Spec(kind="selu", width=fmt_args[0], frac=fmt_args[1], out_width=16,
+                    out_frac=out_frac)
+        q = spec.scale_q
+        exact = Fraction(SELU_SCALE)
+        step = Fraction(2) ** (out_frac - spec.frac + 1)
+        for x in range(1, spec.input_format.max_code + 1):
+            a, b = exact * x * step, q.value * x * step
+            assert math.floor(a) == math.floor(b) and b.denominator != 1, (spec, x)

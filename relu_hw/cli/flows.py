@@ -244,7 +244,6 @@ def cmd_sweep(args, spec_actions):
     cache = None if args.no_cache else args.cache or cache_root() / "sweep"
     check_output(args.output, "-o")
     check_output(cache, "--cache")
-    workdir = args.workdir or work_root() / "flows" / "sweep"
     try:
         combos = grid(values)
         for combo in combos:
@@ -252,7 +251,8 @@ def cmd_sweep(args, spec_actions):
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:
-        check_workdir(workdir)
+        # The default work root is refused from under /tmp, which the YoWASP tools cannot see.
+        workdir = check_workdir(args.workdir or work_root() / "flows" / "sweep")
     except (ValueError, OSError) as e:
         raise UsageError(f"--workdir: {e}") from None
 

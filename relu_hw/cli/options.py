@@ -67,6 +67,11 @@ SPEC_OPTIONS = [
     ("slope-frac", int, "fractional bits of the quantized slopes (default: the fewest that "
                         "keep each within 2^-12 relative)"),
     ("threshold", str, f"thresholded_relu threshold (default {specmod.DEFAULT_THRESHOLD})"),
+    ("alpha", str, f"elu and celu alpha, a decimal or fraction from 2^-16 to below 2^16, "
+                   f"taken exactly (default {specmod.DEFAULT_ALPHA}); selu has PyTorch's "
+                   f"constants. These kinds are built from a table of the exact function "
+                   f"rounded once, for every negative input code above a computed bound, "
+                   f"and take input widths up to {specmod.MAX_TABLE_WIDTH} bits"),
     ("max-value", str, "clip the activation from above, e.g. 6 for ReLU6 (default: none)"),
     ("rounding", str, f"rounding into the output format: {', '.join(specmod.ROUNDING_MODES)}; "
                       f"or a framework's name: ap_fixed's (AP_RND_CONV), or "

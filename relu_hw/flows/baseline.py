@@ -204,6 +204,8 @@ def results_table(directory):
             notes.append("slope chosen by channel (multiplier)")
         elif r.get("slope_impls"):
             notes.append("slope " + "/".join(r["slope_impls"]))
+        if t.get("bram"):
+            notes.append(f"{t['bram']} block RAM")
         lines.append(f"| {_describe(r['configuration'])} | {target} | {t['lut']} | {t['ff']} | "
                      f"{t['dsp']} | {t['carry']} | {r['per_data_bit']['lut']:.2f} | "
                      f"{r['per_data_bit']['ff']:.2f} | {fmax} | {', '.join(notes)} |")

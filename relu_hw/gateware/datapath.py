@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The combinational lane datapath: a sign-bit (or comparator) multiplexer between two branches,
-each converted to the output format.
+each converted to the output format; for the table kinds (ELU, SELU, CELU) the negative branch
+is a read-only memory of correctly rounded output codes and a comparator against its bound.
 
 Every intermediate value travels with the exact range of integers it can take (a
 :class:`Bounded`), so the datapath is sized from the spec and emits saturation or clip logic
@@ -9,8 +10,10 @@ only where a value can actually leave its range. Rounding is implemented here as
 """
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
+from amaranth.lib.memory import Memory
 
-from ..spec import ROUNDING_MODES, csd_digits, round_quotient
+from ..spec import ROUNDING_MODES, TABLE_KINDS, csd_digits, round_quotient
+from ..table import table
 
 __all__ = ["Bounded", "LaneDatapath", "choose", "format_shape", "slope_operand", "EVENT_FLAGS"]
 
@@ -246,8 +249,15 @@ class LaneDatapath:
     them.
 
     :meth:`prepare` takes the input code and returns the values to register (the input itself,
-    and the slope product when that product is real logic); :meth:`finish` takes those values
-    and returns the output code as a value of the output shape.
+    the slope product when that product is real logic, and for a table kind the table's read
+    data); :meth:`finish` takes those values and returns the output code as a value of the
+    output shape.
+
+    A table kind's table is a :class:`~amaranth.lib.memory.Memory` of one word per entry, read
+    combinationally at the input code minus the bound; the register after it, stage 1's, makes
+    it a synchronous read that synthesis maps to block RAM or LUTs (:attr:`reads_table`: the
+    pipeline then finishes after stage 1, never before). Words are stored as the table says
+    (:attr:`~relu_hw.table.Table.offset`), added back after the register.
 
     Parameters
     ----------
@@ -261,6 +271,7 @@ class LaneDatapath:
         self._lane = lane
         self._slope = None if spec.lane_slopes is None else spec.lane_slopes[lane]
         self._operand = slope_operand(spec)
+        self._table = table(spec) if spec.kind in TABLE_KINDS else None
 
     @property
     def _impl(self):
@@ -274,11 +285,45 @@ class LaneDatapath:
         corners = [a * b for a in (fmt.min_code, -1) for b in (lo, hi)]
         return min(corners), max(corners)
 
+    @property
+    def table(self):
+        """The lane's :class:`~relu_hw.table.Table` (a table kind), else ``None``."""
+        return self._table
+
+    @property
+    def reads_table(self):
+        """Whether this lane reads a table: a table kind with entries that are not all the
+        same."""
+        return self._table is not None and self._table.bits > 0 and len(self._table.entries) > 0
+
+    def _read_table(self, x, module):
+        t = self._table
+        shape = signed(t.bits) if t.signed_words else unsigned(t.bits)
+        if module is None:
+            return Const(0, shape)
+        memory = Memory(shape=shape, depth=len(t.words), init=t.words)
+        module.submodules[f"lane{self._lane}_table"] = memory
+        port = memory.read_port(domain="comb")
+        address_bits = (len(t.words) - 1).bit_length()
+        if address_bits:
+            # Codes outside [bound, -1] read any word (or none): their result is not taken.
+            module.d.comb += port.addr.eq((x - t.bound)[:address_bits])
+        return port.data
+
     def prepare(self, x, module=None, slope=None):
         """Values that depend only on ``x`` (an input code), as ``{name: value}``; the
-        partial sums of a shift-and-add become signals of ``module`` when given. ``slope`` is
-        the lane's slope as a value, where slopes are values (:func:`slope_operand`)."""
+        partial sums of a shift-and-add, and a table, become parts of ``module`` when given.
+        ``slope`` is the lane's slope as a value, where slopes are values
+        (:func:`slope_operand`)."""
         values = {"x": x}
+        if self.reads_table:
+            values["t"] = self._read_table(x, module)
+        scale = self._spec.scale_q
+        if scale is not None and self._spec.slope_impl_of(scale) != "shift":
+            # SELU's scale on the positive side, x >= 0.
+            pos = Bounded(x, 0, self._spec.input_format.max_code)
+            values["product"] = pos.multiply(scale.code, self._spec.slope_impl_of(scale),
+                                             module, f"lane{self._lane}_partial").value
         # An unsigned input is never negative: it has no use for a slope product.
         if not self._spec.signed:
             pass
@@ -320,7 +365,12 @@ class LaneDatapath:
         self._max_value = values.get("max_value")
         self._flags = []
 
-        if spec.kind == "thresholded_relu" and "threshold" in values:
+        if spec.kind in TABLE_KINDS:
+            branches = self._table_branches(values, by_reset)
+            if len(branches) == 1:
+                return branches[0].value
+            select = x >= 0     # positive branch when true
+        elif spec.kind == "thresholded_relu" and "threshold" in values:
             t = values["threshold"]
             taken = Bounded(x, fmt_in.min_code, fmt_in.max_code)
             select = x > t
@@ -382,6 +432,40 @@ class LaneDatapath:
             return Const(taken.lo, shape)
         other = other.lo if other.is_const else other.value
         return choose(select, taken.value, other, shape, by_reset)
+
+    def _table_branches(self, values, by_reset):
+        """``(positive, negative)`` of a table kind, or ``(positive,)`` for an unsigned
+        input: the linear side converted (SELU's scale multiplied), and the table's entry or,
+        below its bound, its constant."""
+        spec, t = self._spec, self._table
+        fmt_in = spec.input_format
+        x = values["x"]
+        scale = spec.scale_q
+        if scale is None:
+            positive = self._convert(Bounded(x, 0, fmt_in.max_code), fmt_in.frac, by_reset)
+        else:
+            if "product" in values:
+                product = Bounded(values["product"], 0, fmt_in.max_code * scale.code)
+            else:
+                product = Bounded(x, 0, fmt_in.max_code).multiply(scale.code, "shift")
+            positive = self._convert(product, fmt_in.frac + scale.frac, by_reset)
+        if not fmt_in.signed:
+            return (positive,)
+        if not t.entries:
+            return positive, Bounded.const(t.constant)
+        if not self.reads_table:
+            entry = Bounded.const(t.lo)         # one value above the bound
+        else:
+            words = t.words
+            entry = Bounded(values["t"], min(words), max(words))
+            if t.offset:
+                entry = Bounded(entry.value + t.offset, t.lo, t.hi)
+        if t.bound <= fmt_in.min_code:
+            return positive, entry
+        lo, hi = min(t.lo, t.constant), max(t.hi, t.constant)
+        entry = entry.lo if entry.is_const else entry.value
+        below = choose(x < t.bound, t.constant, entry, _shape_for(lo, hi), by_reset)
+        return positive, Bounded(below, lo, hi)
 
     def _convert(self, b, scale, by_reset):
         """Convert ``b / 2**scale`` to the output format: round, clip, handle overflow. Leaves

@@ -142,10 +142,13 @@ class ActivationPipeline(wiring.Component):
             return [Signal(name=named(base, g), **kwargs) for g in range(groups)]
 
         # What each stage computes from the previous one's values, as {name: value}.
-        # Stage 1 prepares (slope products); the last stage finishes (round, clip, mux);
-        # stages in between delay. With one stage both happen before the one register.
+        # Stage 1 prepares (slope products, table reads); the last stage finishes (round,
+        # clip, mux); stages in between delay. With one stage both happen before the one
+        # register, except that a table's read needs stage 1's register after it (a
+        # synchronous read): then the one stage finishes after its register.
         # Runtime parameters shared by the lanes travel with the beat until the last stage uses
         # them; a slope is used by the first.
+        finish_late = spec.stages == 1 and any(lane.reads_table for lane in lanes)
         shared = [name for name in ("max_value", "threshold") if name in spec.runtime]
         variable_slopes = slope_operand(spec) is not None
         monitor = events_layout(spec) is not None
@@ -225,15 +228,21 @@ class ActivationPipeline(wiring.Component):
         data_reset_less = spec.zero_by_reset
         values = prepare(self.i.payload)
         for stage in range(1, spec.stages + 1):
-            if stage == spec.stages:
+            if stage == spec.stages and not finish_late:
                 values = finish(values)
             regs = {}
             for name, v in values.items():
-                reg = Signal(v.shape(), name=f"stage{stage}_{name}", reset_less=data_reset_less)
+                # A table's read data register has no reset, so that synthesis can take it
+                # into the memory's read port: its value matters only while its stage is
+                # valid.
+                reg = Signal(v.shape(), name=f"stage{stage}_{name}",
+                             reset_less=data_reset_less or name.endswith("_t"))
                 with m.If(enables[stage - 1][group_of(name)]):
                     m.d.sync += reg.eq(v)
                 regs[name] = reg
             values = regs
+        if finish_late:
+            values = finish(values)
 
         if registered:
             out_values = {}
