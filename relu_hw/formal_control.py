@@ -38,7 +38,7 @@ from .formal import (_ELABORATE, FORMAL_CONFIGS, FormalHarness, _Prebuilt, _sign
                      prove)
 from .gateware import ActivationPipeline
 from .gateware.axil import OKAY, SLVERR
-from .gateware.control import ControlledActivation
+from .gateware.control import EVENT_LATENCY, ControlledActivation
 from .gateware.datapath import EVENT_FLAGS
 from .regmap import RegisterMap
 from .spec import Spec
@@ -309,11 +309,26 @@ class ControlHarness(Elaboratable):
                                  for i, c in enumerate(carries)), Const(0, 1))
             return Mux(saturated | (total > top), top, total)
 
-        def counted(name, event, clear, snapshot):
-            mine = Signal(name=f"h_{name}_event")
-            count = Signal(range(top + 1), name=f"h_{name}_count")
-            shadow = Signal(range(top + 1), name=f"h_{name}_shadow")
-            m.d.sync += mine.eq(event)
+        def delayed(value, name):
+            # The event as the counters take it, EVENT_LATENCY cycles after its beat.
+            for i in range(EVENT_LATENCY):
+                reg = Signal(name=f"{name}{i}", reset_less=True)
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        names = dut._counter_names()
+        shadows = {}
+        # Counters, the ring and the pulse trees have no reset: a reset is a clear, which
+        # reaches them while input ready is held low after the reset; until then copies of
+        # a pulse that were on their way may have reached some segments and not others.
+        settling = internal("settling")[0]
+        taken = internal("snapshot_taken")
+
+        def counted(name, register, event, clear, snapshot):
+            mine = delayed(event, f"h_{name}_event")
+            count = Signal(range(top + 1), name=f"h_{name}_count", reset_less=True)
+            shadow = Signal(range(top + 1), name=f"h_{name}_shadow", reset_less=True)
             with m.If(clear):
                 m.d.sync += count.eq(mine)
             with m.Elif(mine & (count != top)):
@@ -324,33 +339,50 @@ class ControlHarness(Elaboratable):
             value = value_of([internal(f"{name}_seg{i}") for i in range(n)],
                              [internal(f"{name}_carry{i}") for i in range(1, n)],
                              internal(f"{name}_sat"))
-            shadow_value = value_of([internal(f"{name}_shadow{i}") for i in range(n)],
-                                    [internal(f"{name}_shadow_carry{i}") for i in range(1, n)],
-                                    internal(f"{name}_shadow_sat"))
             m.d.comb += [
                 P("invariant: events registered alike", internal(
                     f"{name}_event" if name.startswith("lane") else f"{name[:-1]}_event")
                   == mine),
-                P("each counter equals its events up to saturation", value == count),
-                P("each shadow holds the counter at the last snapshot", shadow_value == shadow),
+                P("each counter equals its events up to saturation",
+                  settling | (value == count)),
             ]
+            shadows[register] = shadow
 
-        counted("beats", o_fire, internal("beats_clear"), internal("beats_snapshot"))
-        counted("frames", o_fire & dut.o.payload.last, internal("frames_clear"),
+        counted("beats", "BEATS", o_fire, internal("beats_clear"), internal("beats_snapshot"))
+        counted("frames", "FRAMES", o_fire & dut.o.payload.last, internal("frames_clear"),
                 internal("frames_snapshot"))
         for k in range(spec.lanes):
             for name in EVENT_FLAGS:
-                if f"{_COUNTER[name]}{k}" in regmap:
-                    counted(f"lane{k}_{name}", o_fire & events[k][name],
-                            internal(f"lane{k}_{name}_clear"),
+                if f"{_COUNTER[name]}{k}" in regmap and f"{_COUNTER[name]}{k}" not in names:
+                    m.d.comb += P("a counter left out of the ring has no event to count",
+                                  ~(o_fire & events[k][name]))
+                elif f"{_COUNTER[name]}{k}" in regmap:
+                    counted(f"lane{k}_{name}", f"{_COUNTER[name]}{k}",
+                            o_fire & events[k][name], internal(f"lane{k}_{name}_clear"),
                             internal(f"lane{k}_{name}_snapshot"))
             clear = internal(f"lane{k}_alive_clear")
-            nonzero = Signal(name=f"h_lane{k}_nonzero")
-            alive = Signal(name=f"h_lane{k}_alive")
-            m.d.sync += [nonzero.eq(o_fire & ~events[k].zero),
-                         alive.eq((alive & ~clear) | nonzero)]
+            nonzero = delayed(o_fire & ~events[k].zero, f"h_lane{k}_nonzero")
+            alive = Signal(name=f"h_lane{k}_alive", reset_less=True)
+            m.d.sync += alive.eq((alive & ~clear) | nonzero)
             m.d.comb += P("ALIVE is a non-zero output since the last clear",
-                          internal(f"lane{k}_alive") == alive)
+                          settling | (internal(f"lane{k}_alive") == alive))
+
+        # The ring of snapshots: word p holds counter (p + phase) mod n.
+        n = len(names)
+        phase = internal("ring_phase")
+        widths = [min(dut.segment_bits, self.counter_bits - low)
+                  for low in range(0, self.counter_bits, dut.segment_bits)]
+        starts = [sum(widths[:i]) for i in range(len(widths))]
+        m.d.comb += P("invariant: the ring's phase is one-hot", (phase & (phase - 1)) == 0)
+        m.d.comb += P("invariant: the ring's phase is one-hot", phase.any())
+        for p in range(n):
+            word = internal(f"ring{p}")
+            bits = self.counter_bits
+            held = value_of([word[lo:lo + w] for lo, w in zip(starts, widths)],
+                            [word[bits + i] for i in range(len(widths) - 1)], word[-1])
+            for j, name in enumerate(names):
+                m.d.comb += P("each shadow holds the counter at the last snapshot",
+                              ~taken | ~phase[(j - p) % n] | (held == shadows[name]))
         return m
 
 

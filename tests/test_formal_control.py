@@ -120,9 +120,10 @@ def test_a_slope_copy_inside_a_frame_fails_the_proof():
 
 def test_a_wrapping_counter_fails_the_proof():
     # A counter whose top segment's carry out is lost wraps: one-bit counters after two
-    # events, within ten steps of reset.
+    # events, which come after the clear that follows reset (input ready is held low until
+    # it lands), within twenty steps.
     result = _prove_mutant("control_bus_frames_counters", "wrapping_counter", counter_bits=1,
-                           depth=10, control=((
+                           depth=20, control=((
                                "m.d.sync += saturated.eq(saturated |",
                                "m.d.sync += saturated.eq(saturated & 0 &"),))
     assert result.status == "FAIL"

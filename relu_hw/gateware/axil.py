@@ -37,8 +37,9 @@ class AXI4LiteSlave(wiring.Component):
     The write address and data channels are accepted independently (each ``ready`` is high
     while that channel's holding register is empty and no response waits); once both are
     held, ``w_valid`` presents the request (``w_addr``, the word address, ``w_data``,
-    ``w_strb``) until ``w_ready`` (raised only while ``w_valid`` is, for one cycle); the response, OKAY or SLVERR as ``w_error`` says on that
-    cycle, is then offered on B until taken. Likewise a read address is held and presented as
+    ``w_strb``) until ``w_ready`` (raised only while ``w_valid`` is, for one cycle); the
+    response, OKAY or SLVERR as ``w_error`` says on that cycle, is then offered on B until
+    taken. Likewise a read address is held and presented as
     ``r_valid``/``r_addr`` until ``r_ready`` (raised only while ``r_valid`` is, for one
     cycle), which brings ``r_data`` and ``r_error`` into R.
     A new write is taken only after the last one's response has gone; a new read address only
@@ -108,16 +109,22 @@ class AXI4LiteSlave(wiring.Component):
             self.w_data.eq(wdata),
             self.w_strb.eq(wstrb),
         ]
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += [aw_full.eq(1), awaddr.eq(bus.awaddr[2:])]
-        with m.If(bus.wvalid & bus.wready):
-            m.d.sync += [w_full.eq(1), wdata.eq(bus.wdata), wstrb.eq(bus.wstrb)]
+        # The holding registers follow the bus while their channel is ready, which ends on
+        # its handshake: their enable is the ready flip-flop itself. The flags' next values
+        # are written as logic, not as conditional assignments, which synthesis would make
+        # synchronous resets driven through LUTs.
+        with m.If(awready):
+            m.d.sync += awaddr.eq(bus.awaddr[2:])
+        with m.If(wready):
+            m.d.sync += [wdata.eq(bus.wdata), wstrb.eq(bus.wstrb)]
+        m.d.sync += [
+            aw_full.eq(~self.w_ready & (aw_full | (bus.awvalid & awready))),
+            w_full.eq(~self.w_ready & (w_full | (bus.wvalid & wready))),
+            bvalid.eq(self.w_ready | (bvalid & ~bus.bready)),
+        ]
         # OKAY is 0b00 and SLVERR 0b10: the error flag is the response's high bit.
         with m.If(self.w_ready):
-            m.d.sync += [aw_full.eq(0), w_full.eq(0), bvalid.eq(1),
-                         bresp.eq(self.w_error << 1)]
-        with m.If(bvalid & bus.bready):
-            m.d.sync += bvalid.eq(0)
+            m.d.sync += bresp.eq(self.w_error << 1)
         # Ready is ~full & ~bvalid, a cycle ahead: a ready channel stays ready until its
         # handshake; a full one stays busy until the response has gone, and then is ready.
         m.d.sync += [awready.eq(Mux(awready, ~bus.awvalid, bvalid & bus.bready)),
@@ -138,13 +145,14 @@ class AXI4LiteSlave(wiring.Component):
             self.r_valid.eq(ar_full),
             self.r_addr.eq(araddr),
         ]
-        with m.If(bus.arvalid & bus.arready):
-            m.d.sync += [ar_full.eq(1), araddr.eq(bus.araddr[2:])]
+        with m.If(arready):
+            m.d.sync += araddr.eq(bus.araddr[2:])
+        m.d.sync += [
+            ar_full.eq(~self.r_ready & (ar_full | (bus.arvalid & arready))),
+            rvalid.eq(self.r_ready | (rvalid & ~bus.rready)),
+        ]
         with m.If(self.r_ready):
-            m.d.sync += [ar_full.eq(0), rvalid.eq(1), rdata.eq(self.r_data),
-                         rresp.eq(self.r_error << 1)]
-        with m.If(rvalid & bus.rready):
-            m.d.sync += rvalid.eq(0)
+            m.d.sync += [rdata.eq(self.r_data), rresp.eq(self.r_error << 1)]
         # Likewise ~ar_full & ~rvalid, a cycle ahead.
         m.d.sync += arready.eq(Mux(arready, ~bus.arvalid, rvalid & bus.rready))
         return m

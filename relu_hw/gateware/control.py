@@ -3,18 +3,18 @@
 parameters that change only at frame boundaries, telemetry counters, and the register file
 behind an AXI4-Lite slave."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..regmap import RegisterMap
+from ..regmap import COUNTERS, RegisterMap
 from ..spec import REGISTER_BITS, Spec
 from .axil import DATA_BITS, AXI4LiteSignature, AXI4LiteSlave
-from .datapath import EVENT_FLAGS, format_shape, slope_operand
+from .datapath import EVENT_FLAGS, LaneDatapath, format_shape, slope_operand
 from .pipeline import ActivationPipeline, payload_layout
 
-__all__ = ["ControlledActivation", "needs_controller"]
+__all__ = ["ControlledActivation", "needs_controller", "EVENT_LATENCY"]
 
 #: Bits of a counter segment: a carry chain no longer than this, and every next-state
 #: function of a counter within one 4-input LUT.
@@ -24,6 +24,9 @@ _PULSE_SEGMENTS = 2
 
 # Cycles from a read's address to the slope memory's registered word for it.
 _MEMORY_READ_LATENCY = 4
+
+#: Cycles from an output beat to the registered event that its counters take.
+EVENT_LATENCY = 2
 
 # Counter register name of each event.
 _COUNTER = dict(zip(EVENT_FLAGS, ("NEGATIVES", "ZEROS", "CLIPS", "SAT_HIGH", "SAT_LOW")))
@@ -59,13 +62,19 @@ class ControlledActivation(wiring.Component):
     **Telemetry.** At every output beat: ``FRAMES`` (beats with ``last``), ``BEATS``, and per
     lane the events of :data:`~relu_hw.gateware.datapath.EVENT_FLAGS` that the map has
     counters for, and ``ALIVE``. Counters are ``counter_bits`` wide and stop at their largest
-    value. ``CLEAR`` zeroes them (an event on the clear's own cycle counts in the new window);
-    ``SNAPSHOT`` copies them into the shadows that reads return. Events are registered once
-    before they count, and the pulses pass through a tree of registers that reaches every
-    counter on the same cycle, so that a snapshot sees every counter at the same beat.
-    Counters are kept as segments with pending carries (see ``segment_bits``); the read path
-    adds the carries in, so a read returns exactly the count at the snapshot's cycle. Reads
-    take ``read_latency`` cycles from the address to the data.
+    value; a lane counter whose event no input can raise (ReLU never saturates into a format
+    as wide as its input) is a constant 0. ``CLEAR`` zeroes them (an event on the clear's own
+    cycle counts in the new window); ``SNAPSHOT`` copies them, all on one cycle, into a ring
+    of shadows that reads return (see :meth:`_telemetry`); a snapshot waits up to a turn of
+    the ring, and reads wait while it is on its way, so a read after a snapshot's response
+    returns it. Until the first snapshot after reset, telemetry reads 0. Counters are kept
+    as segments with pending carries (see ``segment_bits``); the read path adds the carries
+    in, so a read returns exactly the count at the snapshot's cycle. A read takes at most
+    ``read_latency`` cycles from its address to its data, when nothing stalls it.
+
+    **Reset.** The counters, their ring and the trees that carry CLEAR and SNAPSHOT have no
+    reset: a reset is a clear, and input ``ready`` is held low for the first few cycles after
+    a reset (``settle_cycles``), until that clear has reached the counters.
 
     Parameters
     ----------
@@ -84,8 +93,8 @@ class ControlledActivation(wiring.Component):
     axil : In(AXI4LiteSignature(address_width))
         With control ``axi-lite`` only.
 
-    Latency and throughput are the pipeline's; with per-channel slopes input ``ready`` is also
-    low on the first cycle after reset (the slope memory's first read).
+    Latency and throughput are the pipeline's, apart from input ``ready`` after reset (see
+    above; with per-channel slopes also the slope memory's first read).
     """
 
     def __init__(self, spec, counter_bits=REGISTER_BITS, segment_bits=SEGMENT_BITS):
@@ -139,23 +148,6 @@ class ControlledActivation(wiring.Component):
     def segment_bits(self):
         return self._segment_bits
 
-    @property
-    def read_latency(self):
-        """Cycles from a read's address to its data (the read pipeline's depth), with no
-        stall: the address decode (two stages), pairs of words, a level of ORs per factor of
-        four in their number, a stage per pending carry of a counter, the join."""
-        if self._regmap is None:
-            return None
-        carries = len(_segments(self._counter_bits, self._segment_bits)) - 1
-        # Pieces, word flags, pairs, the OR levels, the carries.
-        depth, nodes = 3, -(-self._read_words() // 2)
-        while nodes > 1:
-            depth, nodes = depth + 1, -(-nodes // 4)
-        depth += carries
-        if self._spec.channel_groups > 1 and "slope" in self._spec.runtime:
-            depth = max(depth, _MEMORY_READ_LATENCY)
-        return depth + 1
-
     def elaborate(self, platform):
         m = Module()
         spec, core, regmap = self._spec, self.core, self._regmap
@@ -167,13 +159,19 @@ class ControlledActivation(wiring.Component):
         runtime_memory = memory and "slope" in spec.runtime
 
         # Input ready is held low while the active slope memory is being filled (and on the
-        # first cycle after reset, when its first read is on its way).
+        # first cycle after reset, when its first read is on its way), and after reset until
+        # the counters have been cleared.
         busy = Signal(name="slopes_busy") if memory else Const(0, 1)
+        hold = busy
+        if regmap is not None:
+            settling = Signal(self.settle_cycles, init=-1, name="settling")
+            m.d.sync += settling.eq(settling[1:])
+            hold = busy | settling[0]
         in_fire = self.i.valid & self.i.ready
         last = self.i.payload.last
         m.d.comb += [
-            core.i.valid.eq(self.i.valid & ~busy),
-            self.i.ready.eq(core.i.ready & ~busy),
+            core.i.valid.eq(self.i.valid & ~hold),
+            self.i.ready.eq(core.i.ready & ~hold),
             core.i.payload.data.eq(self.i.payload.data),
             core.i.payload.last.eq(last),
             self.o.valid.eq(core.o.valid),
@@ -243,6 +241,7 @@ class ControlledActivation(wiring.Component):
 
         if regmap is not None:
             telemetry = self._telemetry(m, bus)
+            assert telemetry["settle"] == self.settle_cycles
             status = Cat(pending | pending_memory | copying, ~between)
             self._reads(m, bus, telemetry, registers, status)
         return m
@@ -326,50 +325,102 @@ class ControlledActivation(wiring.Component):
                 "data": slave.w_data, "strb": slave.w_strb, "error": error,
                 "memory": in_memory, "lane": memory_lane, "entry": memory_entry}
 
-    def _read_words(self):
-        """How many words the register file reads from flip-flops (all but the slopes in a
-        memory)."""
+    def _read_depths(self):
+        """The read pipeline's depths, in cycles from a held read address: ``flags`` (each
+        word's select), ``head`` (from the ring's head to its resolved value, with the
+        rotation's match aligned to it), ``settle`` (every fixed path: the address has been
+        held this long before the data may be taken) and ``latency`` (at most, with no
+        stall: the settle, a whole turn of the ring, the data register)."""
+        carries = len(_segments(self._counter_bits, self._segment_bits)) - 1
+        counters = len(self._counter_names())
+        match_levels = _levels(counters)
+        head = 2 + max(match_levels, carries)
+        small = 3 + _levels(-(-self._small_words() // 2))
+        settle = max(2 + head, 3 + _levels(counters), small)
+        if self._spec.channel_groups > 1 and "slope" in self._spec.runtime:
+            settle = max(settle, _MEMORY_READ_LATENCY)
+        return {"flags": 2, "head": head, "match": match_levels, "small": small,
+                "settle": settle, "latency": settle + counters + 1}
+
+    @property
+    def read_latency(self):
+        """At most this many cycles from a read's address to its data when nothing stalls
+        it (a snapshot in flight or a slope copy can)."""
+        return None if self._regmap is None else self._read_depths()["latency"]
+
+    @property
+    def settle_cycles(self):
+        """Cycles after reset with input ``ready`` held low: until the clear that a reset is
+        reaches the counters, from the clear's request through its tree; 0 without
+        control."""
+        if self._regmap is None:
+            return 0
+        widths = _segments(self._counter_bits, self._segment_bits)
+        users = len(self._counter_names()) * -(-len(widths) // _PULSE_SEGMENTS) + \
+            self._spec.lanes
+        return _fanout_depth(users) + 2
+
+    def _counter_names(self):
+        """The counters that can count (not those of a lane event that no input raises:
+        they read 0, as a constant), in the order of their words in the ring: up the lanes
+        through every other kind of counter and back down through the rest, then ``BEATS``
+        and ``FRAMES``, so that the ring's neighbours are counters of neighbouring lanes."""
+        lanes = self._spec.lanes
+        impossible = {f"{_COUNTER[name]}{k}" for k in range(lanes)
+                      for name in LaneDatapath(self._spec, k).impossible_events()}
+        kinds = [name for name in COUNTERS
+                 if any(f"{name}{k}" in self._regmap for k in range(lanes))]
+        order = [f"{name}{k}" for k in range(lanes) for name in kinds[0::2]] + \
+            [f"{name}{k}" for k in reversed(range(lanes)) for name in kinds[1::2]] + \
+            ["BEATS", "FRAMES"]
+        return [name for name in order if name in self._regmap and name not in impossible]
+
+    def _small_words(self):
+        """How many words the read path takes from outside the ring (all but the counters
+        in it and the slopes in a memory)."""
         memory = slope_operand(self._spec) is not None and self._spec.channel_groups > 1
-        return sum(1 for r in self._regmap if not (r.kind == "slope" and memory))
+        ring = set(self._counter_names())
+        return sum(1 for r in self._regmap
+                   if r.name not in ring and not (r.kind == "slope" and memory))
 
     def _reads(self, m, bus, telemetry, registers, status):
         """The read side, a pipeline that the word address of a read (which holds until the
-        data is taken) flows through: registered equalities of its 4-bit pieces, then a
-        registered select flag per word (an AND of at most four of them, each flag a
-        different function, so that synthesis keeps every one), then pairs of words, each
-        ANDed with its flag and ORed, then registered levels of 4-input ORs, then the
-        resolution of the counters' pending carries (a stage per segment boundary), then one
-        register that joins the slope memory's read. Every word carries the pending carries
-        and the saturation flag of a counter (zero for other registers). The data is taken
-        once the address has been held, with no stall, for as many cycles as the pipeline
-        is deep."""
+        data is taken) flows through.
+
+        Counters are read from the ring (see :meth:`_telemetry`), whose head holds each
+        counter in turn: each counter word's select is ANDed with the ring's phase bit for
+        that counter, the ANDs are ORed in registered levels of four, and the result, delayed
+        to meet the head's value after its pending carries have been added in (a stage per
+        segment boundary), says when the head holds the counter asked for. Other words
+        (identity, CONTROL, STATUS, parameters, ALIVE) go through registered equalities of
+        the address's 4-bit pieces, a registered select per word (an AND of at most four of
+        them), pairs of words ANDed with their selects and ORed, and registered levels of
+        4-input ORs. The data is taken once the address has been held, with no stall, for as
+        long as the fixed paths are deep, and, for a counter, when the head comes round to
+        it; while a snapshot is on its way reads wait, so that a read after a snapshot's
+        response returns the snapshot."""
         regmap, slave = self._regmap, bus["slave"]
+        depths = self._read_depths()
         widths = _segments(self._counter_bits, self._segment_bits)
         starts = [sum(widths[:i]) for i in range(len(widths))]
         carry_bits = len(widths) - 1
-        zero_carries = Const(0, carry_bits)
         values = {}
         for reg in regmap:
             value = None
             if reg.kind == "const":
                 value = Const(reg.reset, DATA_BITS)
-            elif reg.kind == "control":
+            elif reg.kind == "control" or (reg.kind == "counter" and
+                                            reg.name not in telemetry["counters"]):
                 value = Const(0, DATA_BITS)
             elif reg.kind == "status":
                 value = status
             elif reg.kind in ("param", "slope") and reg.name in registers:
                 value = registers[reg.name][0].as_unsigned()
             elif reg.kind == "alive":
-                value = telemetry[reg.name]
+                value = telemetry["alive"]
             if value is not None:
-                values[reg.word] = Cat(value, Const(0, DATA_BITS - len(value)), zero_carries,
-                                       Const(0, 1))
-            elif reg.kind == "counter":
-                segments, carries, saturated = telemetry[reg.name]
-                values[reg.word] = Cat(segments, Const(0, DATA_BITS - len(segments)),
-                                       carries, saturated)
-        assert len(values) == self._read_words()
-        width = DATA_BITS + carry_bits + 1
+                values[reg.word] = Cat(value, Const(0, DATA_BITS - len(value)))
+        assert len(values) == self._small_words()
         addr = slave.r_addr
         word_bits = len(addr)
         pieces = {}
@@ -381,42 +432,53 @@ class ControlledActivation(wiring.Component):
                 pieces[(c, v)] = flag
             return pieces[(c, v)]
 
-        # The hit travels as the word's top bit.
-        nodes = []
-        for word, value in sorted(values.items()):
+        def word_flag(word):
             flag = Signal(name=f"reg_read_word_{word:x}")
             m.d.sync += flag.eq(Cat(*(piece_is(c, (word >> 4 * c) & 15)
                                       for c in range(-(-word_bits // 4)))).all())
-            nodes.append((flag, Cat(value, Const(1, 1))))
-        depth = 2
+            return flag
+
+        # Words outside the ring; the hit travels as the word's top bit.
+        nodes = [(word_flag(word), Cat(value, Const(1, 1)))
+                 for word, value in sorted(values.items())]
         level = []
         for j in range(0, len(nodes), 2):
-            pair = Signal(width + 1, name=f"reg_read_pair{j // 2}")
+            pair = Signal(DATA_BITS + 1, name=f"reg_read_pair{j // 2}")
             # ANDs, not multiplexers with a zero input, which synthesis would turn into a
             # synchronous reset driven through a LUT.
             m.d.sync += pair.eq(_or(value & flag.replicate(len(value))
                                     for flag, value in nodes[j:j + 2]))
             level.append(pair)
-        depth += 1
-        n = 0
-        while len(level) > 1:
-            grouped = []
-            for j in range(0, len(level), 4):
-                node = Signal(width + 1, name=f"reg_read_or{n}_{j // 4}")
-                m.d.sync += node.eq(_or(level[j:j + 4]))
-                grouped.append(node)
-            level, n, depth = grouped, n + 1, depth + 1
-        data, hit = level[0][:width], level[0][width]
-        # Resolution: each stage adds every segment's pending carry into it; a carry out of
-        # the top segment saturates.
-        segments = data[:DATA_BITS]
-        carries = data[DATA_BITS:DATA_BITS + carry_bits]
-        saturated = data[-1]
+        # The address holds while the read waits, and so does what these paths make of it.
+        small = _or_levels(m, level, "reg_read_or")
+        small_data, small_hit = small[:DATA_BITS], small[DATA_BITS]
+
+        # Counters: which one is asked for, and when the ring's head holds it.
+        names = telemetry["counters"]
+        by_name = {r.name: r for r in regmap}
+        flags = [word_flag(by_name[name].word) for name in names]
+        is_counter = _or_levels(m, flags, "reg_read_counter")
+        phase = telemetry["phase"]
+        matches = []
+        for j, flag in enumerate(flags):
+            match = Signal(name=f"reg_read_match{j}")
+            m.d.sync += match.eq(flag & phase[j])
+            matches.append(match)
+        # The turn is wanted a cycle early: it goes into a register with the other
+        # conditions of taking the data.
+        turn = _or_levels(m, matches, "reg_read_turn")
+        turn = _delay(m, turn, depths["head"] - 2 - depths["match"], "reg_read_turn_d")
+        # The head, then a stage per pending carry: each adds every segment's pending carry
+        # into it; a carry out of the top segment saturates.
+        head = Signal(len(telemetry["head"]), name="reg_read_head")
+        m.d.sync += head.eq(telemetry["head"])
+        segments = head[:self._counter_bits]
+        carries = head[self._counter_bits:self._counter_bits + carry_bits]
+        saturated = head[-1]
         for stage in range(carry_bits):
-            next_segments = Signal(DATA_BITS, name=f"reg_read_resolve{stage}")
+            next_segments = Signal(self._counter_bits, name=f"reg_read_resolve{stage}")
             next_carries = Signal(carry_bits, name=f"reg_read_resolve{stage}_carries")
             next_saturated = Signal(name=f"reg_read_resolve{stage}_saturated")
-            next_hit = Signal(name=f"reg_read_resolve{stage}_hit")
             parts = [segments[:widths[0]]]
             for i in range(1, len(widths)):
                 segment = segments[starts[i]:starts[i] + widths[i]]
@@ -428,44 +490,49 @@ class ControlledActivation(wiring.Component):
                     m.d.sync += next_carries[0].eq(0)
             top = segments[starts[-1]:starts[-1] + widths[-1]]
             m.d.sync += [
-                next_segments.eq(Cat(*parts, segments[self._counter_bits:])),
+                next_segments.eq(Cat(*parts)),
                 next_saturated.eq(saturated | (carries[-1] & top.all())),
-                next_hit.eq(hit),
             ]
-            segments, carries, saturated, hit = (next_segments, next_carries, next_saturated,
-                                                 next_hit)
-            depth += 1
-        top_value = Const((1 << self._counter_bits) - 1, DATA_BITS)
-        resolved = segments | Mux(saturated, top_value, 0)
-        read_data = Signal(DATA_BITS, name="reg_read_data")
-        read_hit = Signal(name="reg_read_hit")
+            segments, carries, saturated = next_segments, next_carries, next_saturated
+        count = Signal(self._counter_bits, name="reg_read_count", reset_less=True)
+        m.d.sync += count.eq(segments | saturated.replicate(self._counter_bits))
+        count = _delay(m, count, depths["head"] - 2 - carry_bits, "reg_read_count_d")
+
         memory = bus.get("read_memory")
         if memory is not None:
             # The slope region lies above every register; the memory read wins there.
-            m.d.sync += [read_data.eq(resolved | Mux(memory["hit"], memory["data"], 0)),
-                         read_hit.eq(hit | memory["hit"])]
-            depth = max(depth, memory["depth"])
-        else:
-            m.d.sync += [read_data.eq(resolved), read_hit.eq(hit)]
-        depth += 1
-        assert depth == self.read_latency
+            small_data = small_data | Mux(memory["hit"], memory["data"], 0)
+            small_hit = small_hit | memory["hit"]
+
+        read_data = Signal(DATA_BITS, name="reg_read_data", reset_less=True)
+        read_hit = Signal(name="reg_read_hit", reset_less=True)
+        # Before the first snapshot after reset, telemetry reads 0. The choice is registered
+        # as two enables, and made with ANDs: a multiplexer with a zero input would be a
+        # synchronous reset driven through a LUT.
+        take_count = Signal(name="reg_read_take_count", reset_less=True)
+        take_small = Signal(name="reg_read_take_small", reset_less=True)
+        m.d.sync += [
+            take_count.eq(is_counter & telemetry["snapped"]),
+            take_small.eq(~is_counter),
+            read_data.eq((count & take_count.replicate(DATA_BITS)) |
+                         (small_data & take_small.replicate(DATA_BITS))),
+            read_hit.eq(is_counter | small_hit),
+        ]
         ack = Signal(name="reg_read_ack")
-        if "read_stall" in bus:
-            # The address has been held with no stall for `depth` cycles when the last bit of
-            # `seen` is set; the data is taken (`ack`) on the next cycle.
-            go = Signal(name="reg_read_go")
-            seen = Signal(depth, name="reg_read_seen")
-            m.d.comb += go.eq(slave.r_valid & ~bus["read_stall"] & ~ack)
-            m.d.sync += [seen.eq(Mux(go, Cat(1, seen[:-1]), 0)),
-                         ack.eq(go & seen[-2] if depth > 1 else go)]
-        else:
-            # One token per read enters with the address and comes out as `ack` `depth`
-            # cycles later, with the data of that address.
-            started = Signal(name="reg_read_started")
-            token = Signal(depth - 1, name="reg_read_token")
-            m.d.sync += [started.eq((started | slave.r_valid) & ~ack),
-                         token.eq(Cat(slave.r_valid & ~started & ~ack, token[:-1])),
-                         ack.eq(token[-1])]
+        settle = depths["settle"]
+        seen = Signal(settle, name="reg_read_seen")
+        stall = bus.get("read_stall", Const(0, 1))
+        # The address has been held with no stall for `settle` cycles when the last bit of
+        # `seen` is set (so the read is still waiting); the data is taken (`ack`) on the next
+        # cycle: at once for a word outside the ring, on the counter's turn for a counter,
+        # and not while a snapshot is on its way. Written as ANDs: a multiplexer with a zero
+        # input would be a synchronous reset driven through a LUT.
+        may_take = Signal(name="reg_read_may_take")
+        m.d.sync += [
+            seen.eq(Cat(1, seen[:-1]) & (slave.r_valid & ~stall & ~ack).replicate(settle)),
+            may_take.eq(~telemetry["busy"] & (~is_counter | turn)),
+            ack.eq(seen[-1] & ~ack & ~stall & may_take),
+        ]
         m.d.comb += [slave.r_ready.eq(ack), slave.r_data.eq(read_data),
                      slave.r_error.eq(~read_hit)]
 
@@ -589,31 +656,102 @@ class ControlledActivation(wiring.Component):
     # Telemetry ---------------------------------------------------------------------------
 
     def _telemetry(self, m, bus):
-        """Counters and ALIVE with their shadows; returns ``{register name: shadow}``, for a
-        counter its ``(segments, pending carries, saturated)``, for ALIVE its bits.
+        """Counters, ALIVE and the ring of their snapshots. Returns ``{"counters": names in
+        ring order, "head": the ring's head word, "phase": one bit per counter, set for the
+        one at the head, "alive": ALIVE's shadow bits, "busy": a snapshot is on its way,
+        "snapped": a snapshot has been taken since reset, "settle": cycles after reset
+        before the counters count}``.
 
-        A counter is kept in segments of at most ``segment_bits`` bits, each with a pending
-        carry in from the one below (the event for the lowest): every cycle a segment adds its
-        carry in, and a segment of all ones with a carry in passes a carry up on the next
-        cycle, so that no carry chain is longer than a segment. The count is the segments plus
-        the pending carries; a carry out of the top segment sets a sticky saturation flag, so
-        the count reads ``min(events, 2**counter_bits - 1)``. ``SNAPSHOT`` copies segments,
-        carries and flag into the shadow in one cycle; the read path adds the carries in.
+        **Counters.** A counter is kept in segments of at most ``segment_bits`` bits, each
+        with a pending carry in from the one below (the event for the lowest): every cycle a
+        segment adds its carry in, and a segment of all ones with a carry in passes a carry
+        up on the next cycle, so that no carry chain is longer than a segment. The count is
+        the segments plus the pending carries; a carry out of the top segment sets a sticky
+        saturation flag, so the count reads ``min(events, 2**counter_bits - 1)``. Events
+        reach the counters :data:`EVENT_LATENCY` cycles after their output beat: the beat's
+        flags and a copy of its handshake per counter group are registered, then ANDed.
 
-        ``CLEAR`` and ``SNAPSHOT`` are registered, then copied through a tree (see
-        :func:`_fanout`) into one copy per two segments of each counter and one per ALIVE, so
-        that no flip-flop drives more than about ten others; every counter sees them on the
-        same cycle. Events are registered once before they count."""
-        spec, regmap = self._spec, self._regmap
+        **Snapshots.** The shadows form a ring that turns every cycle, one word per counter
+        (segments, carries and flag): the head holds each counter's snapshot in turn, which
+        is how reads reach them without a wide multiplexer. ``SNAPSHOT`` waits for the turn
+        that brings the ring home and then copies every counter into its word on the same
+        cycle; reads wait while it is on its way. A write of ``CLEAR`` and ``SNAPSHOT``
+        together clears on the snapshot's cycle, so the snapshot takes the counts before the
+        clear.
+
+        **Pulses.** ``CLEAR`` and ``SNAPSHOT`` are registered, then copied through trees
+        (see :func:`_fanout`) into one copy per two segments of each counter and one per
+        ALIVE, so that no flip-flop drives more than about ten others; every counter sees
+        them on the same cycle. The counters, the ring and the trees have no reset (a reset
+        through logic would put a LUT before every flip-flop's reset): a reset is a clear,
+        and input ``ready`` is held low after reset until it has reached the counters."""
+        spec = self._spec
         widths = _segments(self._counter_bits, self._segment_bits)
+        starts = [sum(widths[:i]) for i in range(len(widths))]
+        names = self._counter_names()
+        n = len(names)
         fire = bus["fire"] & bus["select"]["CONTROL"]
+        write_clear = fire & bus["strb"][0] & bus["data"][0]
+        write_snapshot = fire & bus["strb"][0] & bus["data"][1]
+
+        # A copy of the pulses per group of segments of each counter and per ALIVE.
+        groups = -(-len(widths) // _PULSE_SEGMENTS)
+        users = n * groups + spec.lanes
         clear_request = Signal(name="clear_request")
         snapshot_request = Signal(name="snapshot_request")
-        m.d.sync += [clear_request.eq(fire & bus["strb"][0] & bus["data"][0]),
-                     snapshot_request.eq(fire & bus["strb"][0] & bus["data"][1])]
-        o_fire = self.o.valid & self.o.ready
+        clears, depth = _fanout(m, clear_request, users, "clear")
+        snapshots, snapshot_depth = _fanout(m, snapshot_request, users, "snapshot")
+        assert depth == snapshot_depth
+        copies = list(zip(clears, snapshots))
+
+        def take(count):
+            return [copies.pop() for _ in range(count)]
+
+        # The ring's phase: bit j is set when the head holds counter j. A snapshot enters its
+        # tree on the turn that makes it reach the ring as the ring comes home.
+        phase = Signal(n, init=1, name="ring_phase", reset_less=True)
+        m.d.sync += phase.eq(Cat(phase[-1], phase[:-1]))
+        snapshot_pending = Signal(name="snapshot_pending")
+        clear_waits = Signal(name="clear_waits")
+        reset_clear = Signal(init=1, name="reset_clear")
+        enter = Signal(name="snapshot_enter")
+        m.d.comb += enter.eq(snapshot_pending & phase[(n - 2 - depth) % n])
+        m.d.sync += [
+            reset_clear.eq(0),
+            snapshot_request.eq(enter),
+            snapshot_pending.eq((snapshot_pending & ~enter) | write_snapshot),
+            clear_waits.eq((clear_waits & ~enter) | (write_clear & write_snapshot)),
+            clear_request.eq(reset_clear | (write_clear & ~write_snapshot) |
+                             (enter & clear_waits)),
+        ]
+        # A snapshot is on its way from its write until the resolved head has passed the
+        # ring's new contents through.
+        head_depth = self._read_depths()["head"]
+        flight = Signal(depth + 1 + head_depth, name="snapshot_flight")
+        m.d.sync += flight.eq(Cat(snapshot_request, flight[:-1]))
+        busy = _or_levels(m, [write_snapshot, snapshot_pending, snapshot_request, *flight],
+                          "snapshot_busy")
+        snapped = Signal(name="snapshot_taken")
+        m.d.sync += snapped.eq(snapped | flight[-1])
+
+        # Events, EVENT_LATENCY cycles after their beat.
+        o_valid, o_ready = self.o.valid, self.o.ready
         events = self.core.o.payload.events
-        out = {}
+
+        def handshake(prefix):
+            copy = Signal(name=f"{prefix}_fire", reset_less=True)
+            m.d.sync += copy.eq(o_valid & o_ready)
+            return copy
+
+        def flag(name, value):
+            copy = Signal(name=name, reset_less=True)
+            m.d.sync += copy.eq(value)
+            return copy
+
+        def event(name, value):
+            copy = Signal(name=name, reset_less=True)
+            m.d.sync += copy.eq(value)
+            return copy
 
         def pulses(prefix, clear, snapshot):
             # Names for the counter's copies of both pulses.
@@ -622,27 +760,23 @@ class ControlledActivation(wiring.Component):
             m.d.comb += [clear_copy.eq(clear), snapshot_copy.eq(snapshot)]
             return clear_copy, snapshot_copy
 
-        groups = -(-len(widths) // _PULSE_SEGMENTS)
+        live = {}
+        loads = {}
 
         def counter(name, event, copies):
             # Segment group g takes the g-th copy of the pulses.
-            segments = [Signal(w, name=f"{name}_seg{i}") for i, w in enumerate(widths)]
-            carries = [Signal(name=f"{name}_carry{i}") for i in range(1, len(widths))]
-            saturated = Signal(name=f"{name}_sat")
-            shadow = [Signal(w, name=f"{name}_shadow{i}") for i, w in enumerate(widths)]
-            shadow_carries = [Signal(name=f"{name}_shadow_carry{i}")
-                              for i in range(1, len(widths))]
-            shadow_saturated = Signal(name=f"{name}_shadow_sat")
+            segments = [Signal(w, name=f"{name}_seg{i}", reset_less=True)
+                        for i, w in enumerate(widths)]
+            carries = [Signal(name=f"{name}_carry{i}", reset_less=True)
+                       for i in range(1, len(widths))]
+            saturated = Signal(name=f"{name}_sat", reset_less=True)
             carry_in = [event, *carries]
             # Group 0's copies carry the counter's name (the proofs read them).
             group_pulses = [pulses(name if g == 0 else f"{name}_{g}", *copy)
                             for g, copy in enumerate(copies)]
             for i, segment in enumerate(segments):
-                clear, snapshot = group_pulses[i // _PULSE_SEGMENTS]
-                # The carry into this segment, and for the top segment the saturation flag,
-                # go with it.
+                clear, _ = group_pulses[i // _PULSE_SEGMENTS]
                 carry = [carries[i - 1]] if i else []
-                shadow_carry = [shadow_carries[i - 1]] if i else []
                 top = i == len(segments) - 1
                 with m.If(clear):
                     # An event on the clear's own cycle counts in the new window.
@@ -657,81 +791,131 @@ class ControlledActivation(wiring.Component):
                     if top:
                         m.d.sync += saturated.eq(saturated |
                                                  (carry_in[i] & segment.all()))
-                with m.If(snapshot):
-                    m.d.sync += [shadow[i].eq(segment),
-                                 *(sc.eq(c) for sc, c in zip(shadow_carry, carry))]
-                    if top:
-                        m.d.sync += shadow_saturated.eq(saturated)
-            return Cat(*shadow), Cat(*shadow_carries), shadow_saturated
+            return Cat(*segments, *carries, saturated), [s for _, s in group_pulses]
 
-        # A copy of the pulses per group of segments of each counter and per ALIVE.
-        counters = 2 + sum(f"{_COUNTER[name]}{k}" in regmap for name in EVENT_FLAGS
-                           for k in range(spec.lanes))
-        users = counters * groups + spec.lanes
-        copies = list(zip(_fanout(m, clear_request, users, "clear"),
-                          _fanout(m, snapshot_request, users, "snapshot")))
-
-        def take(n):
-            return [copies.pop() for _ in range(n)]
-
-        beat = Signal(name="beat_event")
-        frame = Signal(name="frame_event")
-        m.d.sync += [beat.eq(o_fire), frame.eq(o_fire & self.o.payload.last)]
-        out["BEATS"] = counter("beats", beat, take(groups))
-        out["FRAMES"] = counter("frames", frame, take(groups))
+        register = {"BEATS": "beats", "FRAMES": "frames"}
+        beats_fire = handshake("beats")
+        live["BEATS"], loads["BEATS"] = counter("beats", event("beat_event", beats_fire),
+                                                take(groups))
+        frames_fire = handshake("frames")
+        frames_last = flag("frames_last", self.o.payload.last)
+        live["FRAMES"], loads["FRAMES"] = counter(
+            "frames", event("frame_event", frames_fire & frames_last), take(groups))
         alive_shadows = []
         for k in range(spec.lanes):
+            lane_fire = handshake(f"lane{k}")
+            flags = {name: flag(f"lane{k}_{name}_flag", events[k][name])
+                     for name in EVENT_FLAGS
+                     if name == "zero" or f"{_COUNTER[name]}{k}" in names}
             for name in EVENT_FLAGS:
-                register = f"{_COUNTER[name]}{k}"
-                if register not in regmap:
+                reg = f"{_COUNTER[name]}{k}"
+                if reg not in names:
                     continue
-                event = Signal(name=f"lane{k}_{name}_event")
-                m.d.sync += event.eq(o_fire & events[k][name])
-                out[register] = counter(f"lane{k}_{name}", event, take(groups))
+                register[reg] = f"lane{k}_{name}"
+                live[reg], loads[reg] = counter(
+                    f"lane{k}_{name}", event(f"lane{k}_{name}_event", lane_fire & flags[name]),
+                    take(groups))
             clear, snapshot = pulses(f"lane{k}_alive", *copies.pop())
-            nonzero = Signal(name=f"lane{k}_nonzero_event")
-            m.d.sync += nonzero.eq(o_fire & ~events[k].zero)
-            alive = Signal(name=f"lane{k}_alive")
+            nonzero = event(f"lane{k}_nonzero_event", lane_fire & ~flags["zero"])
+            alive = Signal(name=f"lane{k}_alive", reset_less=True)
             m.d.sync += alive.eq((alive & ~clear) | nonzero)
-            shadow = Signal(name=f"lane{k}_alive_shadow")
+            shadow = Signal(name=f"lane{k}_alive_shadow", reset_less=True)
             with m.If(snapshot):
                 m.d.sync += shadow.eq(alive)
             alive_shadows.append(shadow)
-        out["ALIVE"] = Cat(*alive_shadows)
-        return out
+        assert not copies and sorted(live) == sorted(names)
+
+        # The ring: word p holds counter (p + phase) mod n; on a snapshot (when the phase
+        # comes back to 0) word p takes counter p, each group of segments with its own copy
+        # of the pulse.
+        width = len(live[names[0]])
+        ring = [Signal(width, name=f"ring{p}", reset_less=True) for p in range(n)]
+        bits = self._counter_bits
+        for p, name in enumerate(names):
+            following = ring[(p + 1) % n]
+            for i, (low, w) in enumerate(zip(starts, widths)):
+                load = loads[name][i // _PULSE_SEGMENTS]
+                parts = [(low, low + w)]
+                if i:
+                    parts.append((bits + i - 1, bits + i))
+                if i == len(widths) - 1:
+                    parts.append((width - 1, width))
+                for lo, hi in parts:
+                    m.d.sync += ring[p][lo:hi].eq(Mux(load, live[name][lo:hi],
+                                                      following[lo:hi]))
+        return {"counters": names, "head": ring[0], "phase": phase, "ring": ring,
+                "registers": register, "alive": Cat(*alive_shadows), "busy": busy,
+                "snapped": snapped, "settle": depth + 2}
 
 
 def _fanout(m, source, count, name):
     """``count`` copies of the pulse ``source``, all registered the same number of times,
-    through a tree in which no flip-flop drives more than four others.
+    through a tree in which no flip-flop drives more than four others, with no logic
+    between them; returns the copies and that number of times.
 
     Synthesis merges flip-flops with the same input, initial value and reset, which would
-    undo the tree; so siblings differ. Inside the tree, four kinds: holding the pulse or its
-    complement (starting at 1, so that neither pulses after reset), each with or without the
-    domain's reset. The leaves, three kinds: without reset, reset to 0, or reset to 1 (which
-    pulses at configuration and on the cycle after a reset, when the counters are zero and
-    no event has reached them yet)."""
-    level = [(source, False)]                # (signal, holds the complement)
-    depth = 0
-    while len(level) * 3 < count:
+    undo the tree; so the four children of a node differ: starting at 0 or at 1, each with
+    or without the domain's reset (to its starting value). Those that start at 1 pulse at
+    configuration and after a reset, on their way out of the tree: a partial clear or
+    snapshot, which the clear that follows every reset and the snapshot flag
+    (``snapshot_taken``, which gates reads of the snapshot) make harmless."""
+    level, depth = [source], 0
+    while len(level) * 4 < count:
         children = []
-        for i, (parent, inverted) in enumerate(level):
+        for parent in level:
             for v in range(4):
-                invert = bool(v & 2)
-                copy = Signal(init=int(invert), reset_less=bool(v & 1),
+                copy = Signal(init=v >> 1, reset_less=bool(v & 1),
                               name=f"{name}_fan{depth}_{len(children)}")
-                m.d.sync += copy.eq(~parent if invert != inverted else parent)
-                children.append((copy, invert))
-        level = children[:-(-count // 3)] if len(children) * 3 >= count else children
+                m.d.sync += copy.eq(parent)
+                children.append(copy)
+        level = children[:-(-count // 4)] if len(children) * 4 >= count else children
         depth += 1
     leaves = []
-    for i, (parent, inverted) in enumerate(level):
-        pulse = ~parent if inverted else parent
-        for v in range(3):
-            copy = Signal(init=int(v == 2), reset_less=v == 0, name=f"{name}_leaf{i}_{v}")
-            m.d.sync += copy.eq(pulse)
+    for i, parent in enumerate(level):
+        for v in range(4):
+            copy = Signal(init=v >> 1, reset_less=bool(v & 1), name=f"{name}_leaf{i}_{v}")
+            m.d.sync += copy.eq(parent)
             leaves.append(copy)
-    return leaves[:count]
+    assert depth + 1 == _fanout_depth(count)
+    return leaves[:count], depth + 1
+
+
+def _fanout_depth(count):
+    """The registers from the source of :func:`_fanout` to its ``count`` copies."""
+    parents, depth = 1, 0
+    while parents * 4 < count:
+        parents, depth = min(parents * 4, -(-count // 4)), depth + 1
+    return depth + 1
+
+
+def _levels(count):
+    """Registered levels of 4-input ORs that reduce ``count`` values to one."""
+    levels = 0
+    while count > 1:
+        count, levels = -(-count // 4), levels + 1
+    return levels
+
+
+def _or_levels(m, values, name):
+    """The OR of ``values`` through :func:`_levels` registered levels of 4-input ORs."""
+    level, n = list(values), 0
+    while len(level) > 1:
+        grouped = []
+        for j in range(0, len(level), 4):
+            node = Signal(len(Value.cast(level[j])), name=f"{name}{n}_{j // 4}")
+            m.d.sync += node.eq(_or(level[j:j + 4]))
+            grouped.append(node)
+        level, n = grouped, n + 1
+    return level[0]
+
+
+def _delay(m, value, cycles, name):
+    """``value`` registered ``cycles`` times."""
+    for i in range(cycles):
+        reg = Signal(len(Value.cast(value)), name=f"{name}{i}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
 
 
 def _segments(bits, segment_bits):

@@ -15,7 +15,8 @@ from amaranth.lib.memory import Memory
 from ..spec import ROUNDING_MODES, TABLE_KINDS, csd_digits, round_quotient
 from ..table import table
 
-__all__ = ["Bounded", "LaneDatapath", "choose", "format_shape", "slope_operand", "EVENT_FLAGS"]
+__all__ = ["Bounded", "LaneDatapath", "choose", "format_shape", "slope_operand", "EVENT_FLAGS",
+           "runtime_shapes"]
 
 #: The events :meth:`LaneDatapath.finish` reports per lane when asked: the input was negative,
 #: the output is zero, the clip lowered the rounded value to max_value, overflow saturated it
@@ -244,6 +245,18 @@ def _resize(value, shape):
     return value.as_signed() if shape.signed else value.as_unsigned()
 
 
+def runtime_shapes(spec):
+    """The shapes of the runtime parameters shared by the lanes, as ``{name: shape}``:
+    ``max_value`` (an unsigned code on the output grid) and ``threshold`` (a code on the
+    input grid, one bit wider), those of ``spec.runtime``."""
+    shapes = {}
+    if "max_value" in spec.runtime:
+        shapes["max_value"] = unsigned(spec.output_format.max_code.bit_length())
+    if "threshold" in spec.runtime:
+        shapes["threshold"] = signed(spec.width + 1)
+    return shapes
+
+
 class LaneDatapath:
     """Builds one lane's activation in two halves, so that a pipeline register can sit between
     them.
@@ -346,6 +359,20 @@ class LaneDatapath:
         x = Signal(format_shape(self._spec.input_format))
         slope = Signal(self._operand[0]) if self._operand is not None else None
         return {name: Value.cast(v).shape() for name, v in self.prepare(x, slope=slope).items()}
+
+    def impossible_events(self):
+        """The names of :data:`EVENT_FLAGS` that no input raises in this lane: the ones
+        :meth:`finish` makes constant zeros (for instance, ReLU never saturates into an
+        output format as wide as its input, and an unsigned input is never negative)."""
+        x = Signal(format_shape(self._spec.input_format))
+        slope = Signal(self._operand[0]) if self._operand is not None else None
+        values = {name: Signal(v.shape()) for name, v in
+                  ((name, Value.cast(v)) for name, v in self.prepare(x, slope=slope).items())}
+        values.update({name: Signal(shape) for name, shape in
+                       runtime_shapes(self._spec).items()})
+        _, flags = self.finish(values, events=True)
+        return {name for name, flag in flags.items()
+                if isinstance(flag, Const) and flag.value == 0}
 
     def finish(self, values, by_reset=True, events=False):
         """The output code, in the narrowest shape that holds every code it can take (at most

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """The stream-to-stream activation pipeline."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..spec import Spec
-from .datapath import EVENT_FLAGS, LaneDatapath, choose, format_shape, slope_operand
+from .datapath import (EVENT_FLAGS, LaneDatapath, choose, format_shape, runtime_shapes,
+                       slope_operand)
 
 __all__ = ["payload_layout", "params_layout", "events_layout", "ActivationPipeline",
            "CONTROL_GROUP_BITS"]
@@ -36,10 +37,7 @@ def params_layout(spec):
     operand = slope_operand(spec)
     if operand is not None:
         fields["slope"] = data.ArrayLayout(operand[0], spec.lanes)
-    if "max_value" in spec.runtime:
-        fields["max_value"] = unsigned(spec.output_format.max_code.bit_length())
-    if "threshold" in spec.runtime:
-        fields["threshold"] = signed(spec.width + 1)
+    fields.update(runtime_shapes(spec))
     return data.StructLayout(fields) if fields else None
 
 
