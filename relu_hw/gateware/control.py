@@ -690,16 +690,27 @@ class ControlledActivation(wiring.Component):
         starts = [sum(widths[:i]) for i in range(len(widths))]
         names = self._counter_names()
         n = len(names)
-        fire = bus["fire"] & bus["select"]["CONTROL"]
-        write_clear = fire & bus["strb"][0] & bus["data"][0]
-        write_snapshot = fire & bus["strb"][0] & bus["data"][1]
+        # What a write to CONTROL asks for, registered from its held address, data and
+        # strobes (a cycle after its select, which is within the write's decode), so that
+        # the write itself is an AND of two flip-flops.
+        select, strb, data = bus["select"]["CONTROL"], bus["strb"][0], bus["data"]
+        asks_clear = Signal(name="control_asks_clear")
+        asks_snapshot = Signal(name="control_asks_snapshot")
+        asks_both = Signal(name="control_asks_both")
+        m.d.sync += [asks_clear.eq(select & strb & data[0] & ~data[1]),
+                     asks_snapshot.eq(select & strb & data[1]),
+                     asks_both.eq(select & strb & data[0] & data[1])]
+        fire = bus["fire"]
 
         # A copy of the pulses per group of segments of each counter and per ALIVE.
         groups = -(-len(widths) // _PULSE_SEGMENTS)
         users = n * groups + spec.lanes
+        # A clear asked for alone or by a reset, and one that goes with a snapshot: ORed as
+        # the tree takes them.
         clear_request = Signal(name="clear_request")
+        clear_with_snapshot = Signal(name="clear_with_snapshot")
         snapshot_request = Signal(name="snapshot_request")
-        clears, depth = _fanout(m, clear_request, users, "clear")
+        clears, depth = _fanout(m, clear_request | clear_with_snapshot, users, "clear")
         snapshots, snapshot_depth = _fanout(m, snapshot_request, users, "snapshot")
         assert depth == snapshot_depth
         copies = list(zip(clears, snapshots))
@@ -719,18 +730,21 @@ class ControlledActivation(wiring.Component):
         m.d.sync += [
             reset_clear.eq(0),
             snapshot_request.eq(enter),
-            snapshot_pending.eq((snapshot_pending & ~enter) | write_snapshot),
-            clear_waits.eq((clear_waits & ~enter) | (write_clear & write_snapshot)),
-            clear_request.eq(reset_clear | (write_clear & ~write_snapshot) |
-                             (enter & clear_waits)),
+            snapshot_pending.eq((snapshot_pending & ~phase[(n - 2 - depth) % n]) |
+                                (fire & asks_snapshot)),
+            # Cleared on the cycle after the snapshot enters, which takes it along.
+            clear_waits.eq((clear_waits & ~snapshot_request) | (fire & asks_both)),
+            clear_request.eq(reset_clear | (fire & asks_clear)),
+            clear_with_snapshot.eq(enter & clear_waits),
         ]
         # A snapshot is on its way from its write until the resolved head has passed the
         # ring's new contents through.
         head_depth = self._read_depths()["head"]
         flight = Signal(depth + 1 + head_depth, name="snapshot_flight")
         m.d.sync += flight.eq(Cat(snapshot_request, flight[:-1]))
-        busy = _or_levels(m, [write_snapshot, snapshot_pending, snapshot_request, *flight],
-                          "snapshot_busy")
+        # A read comes at least a response's handshake after the write: the cycle this is
+        # late by does not matter.
+        busy = _or_levels(m, [snapshot_pending, snapshot_request, *flight], "snapshot_busy")
         snapped = Signal(name="snapshot_taken")
         m.d.sync += snapped.eq(snapped | flight[-1])
 
