@@ -27,9 +27,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-__all__ = ["ToolError", "find", "run", "run_yowasp", "run_parallel", "kill_all", "interrupt",
-           "interruptible", "tool_scope", "cancel_scope", "tool_version", "tool_versions",
-           "cache_root", "work_root", "under_tmp", "check_workdir"]
+__all__ = ["ToolError", "Terminated", "find", "run", "run_yowasp", "run_parallel", "kill_all",
+           "interrupt", "interruptible", "tool_scope", "cancel_scope", "tool_version",
+           "tool_versions", "cache_root", "work_root", "under_tmp", "check_workdir"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived within :func:`interruptible`: an interrupt, from outside."""
 
 
 class ToolError(RuntimeError):
@@ -210,21 +214,24 @@ def interrupt():
 def interruptible():
     """Within this block, SIGINT calls :func:`interrupt` at once, then raises
     :exc:`KeyboardInterrupt` in the main thread, so that one Ctrl-C stops the tools that
-    worker threads are waiting on too. Only in the main thread; elsewhere a no-op."""
+    worker threads are waiting on too; SIGTERM (what ``kill``, ``timeout`` and process
+    managers send, to this process alone) does the same and raises :exc:`Terminated`. Only in
+    the main thread; elsewhere a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
         interrupt()
-        raise KeyboardInterrupt
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
     _interrupted.clear()
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_parallel(fn, items, jobs, done=None):

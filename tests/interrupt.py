@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Ctrl-C as a terminal sends it: SIGINT to the command's whole process group."""
+"""Ctrl-C as a terminal sends it (SIGINT to the command's whole process group), and SIGTERM
+as `kill` sends it (to the command alone)."""
 
 import os
 import signal
@@ -39,10 +40,11 @@ def processes_in_group(group):
     return found
 
 
-def interrupt(args, after, cwd, workdir, group=False):
+def interrupt(args, after, cwd, workdir, group=False, terminate=False):
     """Start ``relu-hw args`` in a process group of its own, wait until tools run in
-    ``workdir`` (at least ``after`` seconds), send one SIGINT to the group and wait for the
-    command to end. Returns ``(exit status, stderr, seconds from SIGINT to exit, processes
+    ``workdir`` (at least ``after`` seconds), send one SIGINT to the group (with
+    ``terminate``, one SIGTERM to the command alone, as ``kill`` does) and wait for the
+    command to end. Returns ``(exit status, stderr, seconds from the signal to exit, processes
     left in workdir a moment later)``; with ``group``, processes left in the command's process
     group (such as a cluster's workers) count as left too."""
     proc = subprocess.Popen([sys.executable, "-m", "relu_hw", *args], cwd=cwd,
@@ -54,7 +56,10 @@ def interrupt(args, after, cwd, workdir, group=False):
         time.sleep(0.2)     # until a tool is really running
     assert processes_under(workdir), "no tool started in the work folder"
     start = time.monotonic()
-    os.killpg(proc.pid, signal.SIGINT)
+    if terminate:
+        os.kill(proc.pid, signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     seconds = time.monotonic() - start
     time.sleep(0.5)

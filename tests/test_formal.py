@@ -216,3 +216,15 @@ def test_one_ctrl_c_stops_a_long_proof_and_every_solver():
          str(workdir)], after=4, cwd=ROOT, workdir=workdir)
     assert code == 130 and err == "relu-hw verify: interrupted\n"
     assert seconds < PROMPT_SECONDS and left == []
+
+
+def test_sigterm_to_the_command_alone_stops_a_long_proof_and_every_solver():
+    # The solvers are in process groups of their own and get no signal: the command must
+    # kill them before it ends.
+    workdir = WORKDIR / "terminated"
+    code, err, seconds, left = interrupt(
+        ["verify", "--formal", "--width", "24", "--lanes", "2", "--kind", "leaky_relu",
+         "--slope", "0.1", "--slope-impl", "multiplier", "--jobs", "1", "--workdir",
+         str(workdir)], after=4, cwd=ROOT, workdir=workdir, terminate=True)
+    assert code == 143 and err == "relu-hw verify: terminated\n"
+    assert seconds < PROMPT_SECONDS and left == []

@@ -15,7 +15,7 @@ from ..fusesoc import core_files
 from ..generate import manifest, to_verilog
 from ..regdocs import regmap_files
 from ..sim import simulate
-from ..tools import ToolError, interruptible
+from ..tools import Terminated, ToolError, interruptible
 from .flows import register as register_flows
 from .options import (Parser, UsageError, check_output, check_sim_args, sim_parser,
                       spec_from_args, spec_parser, writes_from_args)
@@ -169,7 +169,7 @@ def build_parser():
 def main(argv=None):
     """Run ``relu-hw`` with ``argv`` (default ``sys.argv[1:]``); return the exit status: 0
     done, 1 a check or a tool failed, 2 bad input, 130 interrupted (one Ctrl-C stops every
-    tool the command started)."""
+    tool the command started), 143 terminated (SIGTERM, likewise)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -183,6 +183,10 @@ def main(argv=None):
         # A tool the command runs failed; its diagnostics are in the message.
         print(f"relu-hw {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except Terminated:
+        _end_progress()
+        print(f"relu-hw {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         _end_progress()
         print(f"relu-hw {args.command}: interrupted", file=sys.stderr)
