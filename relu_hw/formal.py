@@ -320,7 +320,48 @@ class _EventRegisters:
             setattr(self, name, internal(f"{prefix}_{name}"))
 
 
-class FormalHarness(Elaboratable):
+class _Harness(Elaboratable):
+    """What the proof harnesses share: assertions labelled with the property they check, and
+    the design under proof (``self.dut``) elaborated once, its internal signals found by
+    name for the induction invariants."""
+
+    def _prop(self, label, test):
+        prop = Assert(test, src_loc_at=1)
+        self.labels[prop.src_loc[1]] = label
+        return prop
+
+    def _dut_in(self, m, platform):
+        """Add ``self.dut`` to ``m``; return its :class:`_Internals`."""
+        frag = Fragment.get(self.dut, platform)
+        m.submodules.dut = _Prebuilt(frag)
+        return _Internals(_signals_by_name(frag), f"{type(self).__module__.replace('.', '/')}.py")
+
+
+class _Internals:
+    """The signals of a design by name: ``internals(name)`` is its one signal of that name
+    (:exc:`LookupError` if there is not exactly one: the design was restructured), ``name in
+    internals`` whether it has any, and iterating gives the names."""
+
+    def __init__(self, signals, harness):
+        self._signals, self._harness = signals, harness
+
+    def __call__(self, name):
+        sigs = list(self._signals.get(name, {}).values())
+        if len(sigs) != 1:
+            raise LookupError(
+                f"The proof harness needs exactly one signal named {name!r} for its "
+                f"invariants, found {len(sigs)}; update {self._harness} if the design was "
+                f"restructured")
+        return sigs[0]
+
+    def __contains__(self, name):
+        return name in self._signals
+
+    def __iter__(self):
+        return iter(self._signals)
+
+
+class FormalHarness(_Harness):
     """A proof harness around an :class:`ActivationPipeline` (see the module docstring).
 
     Parameters
@@ -348,26 +389,10 @@ class FormalHarness(Elaboratable):
         self.capacity = spec.stages + (1 if spec.ready == "registered" else 0)
         self.labels = {}
 
-    def _prop(self, label, test):
-        prop = Assert(test, src_loc_at=1)
-        self.labels[prop.src_loc[1]] = label
-        return prop
-
     def elaborate(self, platform):
         spec, dut, P = self.spec, self.dut, self._prop
         m = Module()
-        frag = Fragment.get(dut, platform)
-        internals = _signals_by_name(frag)
-        m.submodules.dut = _Prebuilt(frag)
-
-        def internal(name):
-            sigs = list(internals.get(name, {}).values())
-            if len(sigs) != 1:
-                raise LookupError(
-                    f"The formal harness needs exactly one pipeline signal named {name!r} for "
-                    f"its induction invariants, found {len(sigs)}; update relu_hw/formal.py "
-                    f"if the pipeline was restructured")
-            return sigs[0]
+        internal = self._dut_in(m, platform)
 
         # Inside a control block the pipeline's own input carries each beat's parameters: the
         # queue holds what it takes.
@@ -465,7 +490,7 @@ class FormalHarness(Elaboratable):
         m.d.comb += P("invariant: count matches valid flags", n == sum(valids) + skid_full)
         # Copies of a control flag (``stage1_valid_g1``, ``skid_full_g1`` ...), where the
         # pipeline replicates them to bound fanout, always equal the plain one.
-        for copy_name in sorted(internals):
+        for copy_name in sorted(internal):
             hit = re.fullmatch(r"(skid_full|stage\d+_valid)_g\d+", copy_name)
             if hit:
                 agree = internal(copy_name) == internal(hit.group(1))
@@ -494,7 +519,7 @@ class FormalHarness(Elaboratable):
             # Stage j holds the entry after those in the skid and the valid stages downstream.
             pos = skid_full + (sum(valids[j:]) if j < spec.stages else Const(0, 1))
             # A single stage after a table's read holds what the lane finishes from, not y.
-            final = j == spec.stages and f"stage{j}_lane0_y" in internals
+            final = j == spec.stages and f"stage{j}_lane0_y" in internal
             for p in range(D):
                 here = valids[j - 1] & (pos == p)
                 entry = queue[p]
@@ -505,7 +530,7 @@ class FormalHarness(Elaboratable):
                     m.d.comb += P("invariant: stage user", ~here | same)
                 if not final:
                     for name in ("max_value", "threshold"):
-                        if f"stage{j}_{name}" in internals:
+                        if f"stage{j}_{name}" in internal:
                             same = internal(f"stage{j}_{name}") == entry.params[name]
                             m.d.comb += P("invariant: stage parameters", ~here | same)
                 for k in range(spec.lanes):
@@ -521,7 +546,7 @@ class FormalHarness(Elaboratable):
                         continue
                     same = internal(f"stage{j}_lane{k}_x") == x
                     m.d.comb += P("invariant: stage input", ~here | same)
-                    if f"stage{j}_lane{k}_product" in internals:
+                    if f"stage{j}_lane{k}_product" in internal:
                         # The product register may be narrower than x * slope for x >= 0,
                         # where it is unused (for SELU's scale, x < 0): compare the bits it
                         # keeps.
@@ -537,7 +562,7 @@ class FormalHarness(Elaboratable):
                         if spec.kind == "selu":
                             same = same | (x < 0)
                         m.d.comb += P("invariant: stage product", ~here | same)
-                    if f"stage{j}_lane{k}_t" in internals:
+                    if f"stage{j}_lane{k}_t" in internal:
                         # A table's read data: the word of the input code, where it has one.
                         t = lanes[k].table
                         address = (x - t.bound).as_unsigned()[:len(t.words).bit_length()]

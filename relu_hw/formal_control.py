@@ -31,11 +31,10 @@ reached within the induction depth.
 """
 
 from amaranth.asserts import AnySeq
-from amaranth.hdl import (Assert, Assume, Cat, Const, Elaboratable, Fragment, Module, Mux, Signal,
+from amaranth.hdl import (Assume, Cat, Const, Module, Mux, Signal,
                           Value)
 
-from .formal import (_ELABORATE, FORMAL_CONFIGS, FormalHarness, _Prebuilt, _signals_by_name,
-                     prove)
+from .formal import _ELABORATE, FORMAL_CONFIGS, FormalHarness, _Harness, prove
 from .gateware import ActivationPipeline
 from .gateware.axil import OKAY, SLVERR
 from .gateware.control import EVENT_LATENCY, ControlledActivation
@@ -93,7 +92,7 @@ def harness_for(kind, spec, counter_bits=PROOF_COUNTER_BITS):
     raise ValueError(f"Proof kind must be 'pipeline', 'stream' or 'control', not {kind!r}")
 
 
-class ControlHarness(Elaboratable):
+class ControlHarness(_Harness):
     """A proof harness around a :class:`ControlledActivation` (see the module docstring).
 
     Parameters
@@ -122,25 +121,10 @@ class ControlHarness(Elaboratable):
         self.capacity = spec.stages + (1 if spec.ready == "registered" else 0)
         self.depth = self.dut.read_latency + 4
 
-    def _prop(self, label, test):
-        prop = Assert(test, src_loc_at=1)
-        self.labels[prop.src_loc[1]] = label
-        return prop
-
     def elaborate(self, platform):
         spec, dut, regmap, P = self.spec, self.dut, self.regmap, self._prop
         m = Module()
-        frag = Fragment.get(dut, platform)
-        internals = _signals_by_name(frag)
-        m.submodules.dut = _Prebuilt(frag)
-
-        def internal(name):
-            sigs = list(internals.get(name, {}).values())
-            if len(sigs) != 1:
-                raise LookupError(f"The control proof needs exactly one signal named {name!r}, "
-                                  f"found {len(sigs)}; update relu_hw/formal_control.py if the "
-                                  f"control block was restructured")
-            return sigs[0]
+        internal = self._dut_in(m, platform)
 
         def held(valid, ready, *payload, name):
             """Assume the master's rule: once ``valid`` is up it holds, with ``payload``,
@@ -205,16 +189,6 @@ class ControlHarness(Elaboratable):
             P("invariant: read address held", ar_out == (internal("axil_ar_full") +
                                                          internal("axil_rvalid"))),
         ]
-        if "reg_read_token" in internals:
-            # Invariants: one token per read, while it waits.
-            tokens = Cat(internal("reg_read_token"), internal("reg_read_ack"))
-            m.d.comb += [
-                P("invariant: at most one read token", (tokens & (tokens - 1)) == 0),
-                P("invariant: a token while a read waits", internal("reg_read_started") ==
-                  tokens.any()),
-                P("invariant: a token only with a read", ~tokens.any() |
-                  internal("axil_ar_full")),
-            ]
         aw_addr = Signal(regmap.address_width, name="h_awaddr")
         w_strb = Signal(4, name="h_wstrb")
         ar_addr = Signal(regmap.address_width, name="h_araddr")
