@@ -261,22 +261,8 @@ class ControlledActivation(wiring.Component):
         m.submodules.axil = slave = AXI4LiteSlave(regmap.address_width)
         wiring.connect(m, wiring.flipped(self.axil), slave.axil)
         addr = slave.w_addr
-        word_bits = len(addr)
         fire = Signal(name="reg_write_fire")
-        pieces = {}
-
-        def piece_is(c, v):
-            # Stage 1: a registered equality of address bits [4c, 4c + 4) with v.
-            if (c, v) not in pieces:
-                flag = Signal(name=f"reg_write_a{c}_{v:x}")
-                m.d.sync += flag.eq(addr[4 * c:4 * c + 4] == v)
-                pieces[(c, v)] = flag
-            return pieces[(c, v)]
-
-        def selected(word):
-            # Stage 2: the register's select.
-            return Cat(*(piece_is(c, (word >> 4 * c) & 15)
-                         for c in range(-(-word_bits // 4)))).all()
+        selected = _word_decoder(m, addr, "reg_write")
 
         select = {}
         memory_stride = regmap.slope_lanes_stride if self._spec.channel_groups > 1 else 0
@@ -306,18 +292,10 @@ class ControlledActivation(wiring.Component):
                          in_memory.eq(inside), memory_lane.eq(lane), memory_entry.eq(entry)]
             hits.append(in_memory)
         # Stages 3 and on: the error flag, ORs of at most four selects a level.
-        level = 0
-        while len(hits) > 1:
-            grouped = []
-            for j in range(0, len(hits), 4):
-                hit = Signal(name=f"reg_write_hit{level}_{j // 4}")
-                m.d.sync += hit.eq(Cat(*hits[j:j + 4]).any())
-                grouped.append(hit)
-            hits, level = grouped, level + 1
         error = Signal(name="reg_write_error")
-        m.d.sync += error.eq(~hits[0] if hits else 1)
+        m.d.sync += error.eq(~_or_levels(m, hits, "reg_write_hit"))
         # The request has been seen for `depth` cycles when the last bit of `seen` is set.
-        depth = level + 3
+        depth = _levels(len(hits)) + 3
         seen = Signal(depth, name="reg_write_seen")
         # The request holds until it is taken, so the last bit implies it.
         m.d.sync += seen.eq(Cat(slave.w_valid, seen[:-1]) & ~fire.replicate(depth))
@@ -421,21 +399,11 @@ class ControlledActivation(wiring.Component):
             if value is not None:
                 values[reg.word] = Cat(value, Const(0, DATA_BITS - len(value)))
         assert len(values) == self._small_words()
-        addr = slave.r_addr
-        word_bits = len(addr)
-        pieces = {}
-
-        def piece_is(c, v):
-            if (c, v) not in pieces:
-                flag = Signal(name=f"reg_read_a{c}_{v:x}")
-                m.d.sync += flag.eq(addr[4 * c:4 * c + 4] == v)
-                pieces[(c, v)] = flag
-            return pieces[(c, v)]
+        selected = _word_decoder(m, slave.r_addr, "reg_read")
 
         def word_flag(word):
             flag = Signal(name=f"reg_read_word_{word:x}")
-            m.d.sync += flag.eq(Cat(*(piece_is(c, (word >> 4 * c) & 15)
-                                      for c in range(-(-word_bits // 4)))).all())
+            m.d.sync += flag.eq(selected(word))
             return flag
 
         # Words outside the ring; the hit travels as the word's top bit.
@@ -900,6 +868,25 @@ def _fanout_depth(count):
     while parents * 4 < count:
         parents, depth = min(parents * 4, -(-count // 4)), depth + 1
     return depth + 1
+
+
+def _word_decoder(m, addr, prefix):
+    """A word address decoder in two registered stages: ``selected(word)`` is the AND of at
+    most four registered equalities of ``addr``'s 4-bit pieces (shared by every word that
+    asks for them), to be registered by the caller."""
+    pieces = {}
+
+    def piece_is(c, v):
+        if (c, v) not in pieces:
+            flag = Signal(name=f"{prefix}_a{c}_{v:x}")
+            m.d.sync += flag.eq(addr[4 * c:4 * c + 4] == v)
+            pieces[(c, v)] = flag
+        return pieces[(c, v)]
+
+    def selected(word):
+        return Cat(*(piece_is(c, (word >> 4 * c) & 15)
+                     for c in range(-(-len(addr) // 4)))).all()
+    return selected
 
 
 def _levels(count):
