@@ -487,19 +487,23 @@ class ControlledActivation(wiring.Component):
             read_hit.eq(is_counter | small_hit),
         ]
         ack = Signal(name="reg_read_ack")
+        ack_before = Signal(name="reg_read_ack_before")
         settle = depths["settle"]
         seen = Signal(settle, name="reg_read_seen")
         stall = bus.get("read_stall", Const(0, 1))
         # The address has been held with no stall for `settle` cycles when the last bit of
-        # `seen` is set (so the read is still waiting); the data is taken (`ack`) on the next
-        # cycle: at once for a word outside the ring, on the counter's turn for a counter,
-        # and not while a snapshot is on its way. Written as ANDs: a multiplexer with a zero
-        # input would be a synchronous reset driven through a LUT.
+        # `seen` is set; the data is taken (`ack`) on the next cycle: at once for a word outside
+        # the ring, on the counter's turn for a counter, and not while a snapshot is on its
+        # way. The address ends a cycle after `ack`, and `seen` a cycle after that: `ack` and
+        # its copy a cycle late keep those two cycles from taking the data again, and keep
+        # `ack` out of `seen`'s logic. Written as ANDs: a multiplexer with a zero input would
+        # be a synchronous reset driven through a LUT.
         may_take = Signal(name="reg_read_may_take")
         m.d.sync += [
-            seen.eq(Cat(1, seen[:-1]) & (slave.r_valid & ~stall & ~ack).replicate(settle)),
+            seen.eq(Cat(1, seen[:-1]) & (slave.r_valid & ~stall).replicate(settle)),
             may_take.eq(~telemetry["busy"] & (~is_counter | turn)),
-            ack.eq(seen[-1] & ~ack & ~stall & may_take),
+            ack_before.eq(ack),
+            ack.eq(seen[-1] & ~ack & ~ack_before & ~stall & may_take),
         ]
         m.d.comb += [slave.r_ready.eq(ack), slave.r_data.eq(read_data),
                      slave.r_error.eq(~read_hit)]
